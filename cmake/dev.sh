@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# physguard developer entry point: installs what is missing (Debian 12, as root), configures,
+# builds and runs.
+#
+#   bash cmake/dev.sh demo     build and run the main demo
+#   bash cmake/dev.sh test     build everything and run the whole test suite (what CI runs)
+#
+# Environment: BUILD_DIR (default build), JOBS (default: number of cores).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+mode=${1:-test}
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+packages=(cmake g++ ninja-build pkg-config libeigen3-dev libfmt-dev libbenchmark-dev doctest-dev)
+if [ "$mode" = test ]; then
+  packages+=(clang)
+fi
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+configure() {  # configure DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+}
+
+install_missing "${packages[@]}"
+
+case "$mode" in
+  demo)
+    configure "$build" -DPHYSGUARD_BUILD_TESTS=OFF -DPHYSGUARD_BUILD_BENCHMARKS=OFF
+    demo_target=$(cat examples/MAIN_DEMO)
+    cmake --build "$build" -j "$jobs" --target "$demo_target"
+    exec "$build/examples/$demo_target" "${@:2}"
+    ;;
+  test)
+    echo "== g++: build and run the whole suite"
+    configure "$build"
+    cmake --build "$build" -j "$jobs"
+    (cd "$build" && ctest -j "$jobs" --output-on-failure --timeout 900)
+    echo "== clang++: every header on its own and the unit tests, -Werror"
+    configure "$build-clang" -DCMAKE_CXX_COMPILER=clang++ -DPHYSGUARD_BUILD_EXAMPLES=OFF \
+      -DPHYSGUARD_BUILD_BENCHMARKS=OFF
+    cmake --build "$build-clang" -j "$jobs"
+    (cd "$build-clang" && ctest -j "$jobs" --output-on-failure --timeout 900 -L "unit|header")
+    ;;
+  *)
+    echo "usage: bash cmake/dev.sh demo|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,31 @@
+# Extracts every ```cpp block of README.md that contains `int main` and compiles it with strict
+# warnings, so the README's example can never rot.
+file(READ ${README} text)
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+string(REGEX MATCHALL "```cpp\n[^`]*```" blocks "${text}")
+set(n 0)
+foreach(block IN LISTS blocks)
+  if(NOT block MATCHES "int main")
+    continue()
+  endif()
+  string(REGEX REPLACE "^```cpp\n" "" code "${block}")
+  string(REGEX REPLACE "```$" "" code "${code}")
+  math(EXPR n "${n} + 1")
+  file(WRITE ${WORK_DIR}/snippet${n}.cpp "${code}")
+  execute_process(
+    COMMAND ${CXX} -std=c++17 -Wall -Wextra -Wpedantic -Werror -I${INCLUDE_DIR} -isystem ${EIGEN_DIR}
+            ${WORK_DIR}/snippet${n}.cpp -o ${WORK_DIR}/snippet${n} -lfmt
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "README snippet ${n} does not compile:\n${code}\n${err}")
+  endif()
+  execute_process(COMMAND ${WORK_DIR}/snippet${n} RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "README snippet ${n} exited with ${rc}:\n${out}")
+  endif()
+  message(STATUS "snippet ${n}:\n${out}")
+endforeach()
+if(n EQUAL 0)
+  message(FATAL_ERROR "README.md has no ```cpp block with a main()")
+endif()

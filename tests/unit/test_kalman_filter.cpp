@@ -1,0 +1,211 @@
+// Linear Kalman filter: convergence to the Riccati solution, NIS consistency, partial and bad
+// measurements, no heap, long-run covariance health.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include <physguard/core.hpp>
+#include <physguard/estimate/kalman_filter.hpp>
+
+#include "support/heap_counter.hpp"
+#include "support/simulate.hpp"
+
+using namespace physguard;
+
+namespace {
+
+// Constant-velocity model with position measurement, sample period dt.
+template <typename T>
+LinearStateSpace<T, 2, 0, 1> cv_model(T dt) {
+  LinearStateSpace<T, 2, 0, 1> m;
+  m.A << 1, dt, 0, 1;
+  m.C << 1, 0;
+  m.dt_s = dt;
+  return m;
+}
+
+// Discrete white-noise-acceleration process noise with spectral density q.
+template <typename T>
+Eigen::Matrix<T, 2, 2> cv_noise(T dt, T q) {
+  Eigen::Matrix<T, 2, 2> Q;
+  Q << dt * dt * dt / 3, dt * dt / 2, dt * dt / 2, dt;
+  return q * Q;
+}
+
+}  // namespace
+
+TEST_CASE("scalar random walk: gain converges to the closed-form Riccati solution") {
+  const double q = 0.04, r = 0.25;
+  using KF = KalmanFilter<double, 1, 1>;
+  KF::Model m;
+  m.A << 1;
+  m.C << 1;
+  KF kf(m, KF::StateMatrix::Constant(q), KF::MeasurementCovariance::Constant(r),
+        KF::StateVector::Zero(), KF::StateMatrix::Constant(10.0));
+  for (int k = 0; k < 200; ++k) {
+    kf.predict();
+    kf.update(KF::MeasurementVector::Constant(0.1 * k));
+  }
+  kf.predict();
+  // Steady-state prior variance solves M = M - M^2/(M + r) + q  =>  M^2 - q M - q r = 0.
+  const double M = 0.5 * (q + std::sqrt(q * q + 4 * q * r));
+  CHECK(kf.covariance()(0, 0) == doctest::Approx(M).epsilon(1e-12));
+  // Posterior after the next update: M r / (M + r), gain M / (M + r).
+  const auto rec = kf.update(KF::MeasurementVector::Constant(kf.state()(0)));
+  CHECK(rec.S(0, 0) == doctest::Approx(M + r).epsilon(1e-12));
+  CHECK(kf.covariance()(0, 0) == doctest::Approx(M * r / (M + r)).epsilon(1e-12));
+}
+
+TEST_CASE("NIS of a correctly specified model lies in its 99% chi-square interval") {
+  const double dt = 0.1, q = 0.5, r = 0.04;
+  const int steps = 10000;
+  auto run = [&](double r_filter) {
+    using KF = KalmanFilter<double, 2, 1>;
+    const auto m = cv_model(dt);
+    const auto Q = cv_noise(dt, q);
+    KF::Options opt;
+    opt.reject_outside_gate = false;
+    KF kf(m, Q, KF::MeasurementCovariance::Constant(r_filter), KF::StateVector::Zero(),
+          KF::StateMatrix::Identity() * 100.0, opt);
+    physguard_test::GaussianSource<double, 2> w(Q, 1);
+    physguard_test::GaussianSource<double, 1> v(Eigen::Matrix<double, 1, 1>::Constant(r), 2);
+    Eigen::Vector2d x(0, 1);
+    double sum = 0;
+    for (int k = 0; k < steps; ++k) {
+      x = m.A * x + w();
+      kf.predict();
+      const auto rec = kf.update(m.C * x + v());
+      REQUIRE(rec.accepted);
+      if (k >= 0) sum += rec.nis;
+    }
+    return sum;  // sum of NIS ~ chi2(steps) under the correct model
+  };
+  const double lo = stats::chi_square_quantile(0.005, steps);
+  const double hi = stats::chi_square_quantile(0.995, steps);
+  const double correct = run(r);
+  CHECK(correct > lo);
+  CHECK(correct < hi);
+  // Measurement noise under-stated by a factor of four: innovations too large for S.
+  const double wrong = run(r / 4);
+  CHECK(wrong > hi);
+}
+
+TEST_CASE("a NaN or infinite measurement is refused and leaves the state untouched") {
+  using KF = KalmanFilter<float, 2, 1>;
+  KF kf(cv_model(0.1f), cv_noise(0.1f, 0.1f), KF::MeasurementCovariance::Constant(0.01f),
+        KF::StateVector(1.0f, 2.0f), KF::StateMatrix::Identity());
+  kf.predict();
+  const auto x = kf.state();
+  const auto P = kf.covariance();
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    const auto rec = kf.update(KF::MeasurementVector::Constant(bad));
+    CHECK(rec.status == Status::not_finite);
+    CHECK_FALSE(rec.accepted);
+    CHECK(kf.state() == x);
+    CHECK(kf.covariance() == P);
+  }
+  // A non-finite input to predict is refused too.
+  KalmanFilter<float, 1, 1, 1>::Model m1;
+  m1.A << 1;
+  m1.B << 1;
+  m1.C << 1;
+  KalmanFilter<float, 1, 1, 1> kf1(m1, Eigen::Matrix<float, 1, 1>::Constant(0.1f),
+                                   Eigen::Matrix<float, 1, 1>::Constant(0.1f),
+                                   Eigen::Matrix<float, 1, 1>::Zero(),
+                                   Eigen::Matrix<float, 1, 1>::Identity());
+  CHECK(kf1.predict(Eigen::Matrix<float, 1, 1>::Constant(std::nanf(""))) == Status::not_finite);
+  CHECK(kf1.state()(0) == 0.0f);
+  CHECK(kf1.covariance()(0, 0) == 1.0f);
+}
+
+TEST_CASE("a measurement outside the gate is reported and not fused") {
+  using KF = KalmanFilter<double, 1, 1>;
+  KF::Model m;
+  m.A << 1;
+  m.C << 1;
+  KF kf(m, KF::StateMatrix::Constant(1e-4), KF::MeasurementCovariance::Constant(1e-2),
+        KF::StateVector::Zero(), KF::StateMatrix::Constant(1e-2));
+  kf.predict();
+  const auto x = kf.state();
+  const auto rec = kf.update(KF::MeasurementVector::Constant(10.0));  // ~70 sigma
+  CHECK(rec.status == Status::rejected_by_gate);
+  CHECK_FALSE(rec.accepted);
+  CHECK(rec.test_ratio > 1.0);
+  CHECK(rec.nis == doctest::Approx(100.0 / rec.S(0, 0)));
+  CHECK(rec.gate == doctest::Approx(stats::chi_square_quantile(1 - 1e-6, 1)));
+  CHECK(kf.state() == x);
+}
+
+TEST_CASE("partial measurement equals the filter built for the present component only") {
+  // Two sensors of one level; sensor 2 missing on odd steps.
+  using KF2 = KalmanFilter<double, 1, 2>;
+  using KF1 = KalmanFilter<double, 1, 1>;
+  KF2::Model m2;
+  m2.A << 1;
+  m2.C << 1, 1;
+  KF1::Model m1;
+  m1.A << 1;
+  m1.C << 1;
+  KF2::MeasurementCovariance R2;
+  R2 << 0.04, 0.01, 0.01, 0.09;
+  KF2 both(m2, KF2::StateMatrix::Constant(0.01), R2, KF2::StateVector::Zero(),
+           KF2::StateMatrix::Constant(1.0));
+  KF1 only1(m1, KF1::StateMatrix::Constant(0.01), KF1::MeasurementCovariance::Constant(0.04),
+            KF1::StateVector::Zero(), KF1::StateMatrix::Constant(1.0));
+  both.predict();
+  only1.predict();
+  const auto rec2 = both.update(KF2::MeasurementVector(0.3, 12345.0), 0b01u);
+  const auto rec1 = only1.update(KF1::MeasurementVector::Constant(0.3));
+  CHECK(rec2.dof == 1);
+  CHECK(rec2.y(1) == 0.0);
+  CHECK(rec2.nis == doctest::Approx(rec1.nis).epsilon(1e-14));
+  CHECK(both.state()(0) == doctest::Approx(only1.state()(0)).epsilon(1e-14));
+  CHECK(both.covariance()(0, 0) == doctest::Approx(only1.covariance()(0, 0)).epsilon(1e-14));
+  // A NaN in a missing component does not matter; nothing present means nothing done.
+  const auto rec_nan = both.update(KF2::MeasurementVector(0.3, std::nan("")), 0b01u);
+  CHECK(rec_nan.status == Status::ok);
+  const auto rec_none = both.update(KF2::MeasurementVector(0.3, 0.3), 0u);
+  CHECK(rec_none.status == Status::missing);
+  CHECK_FALSE(rec_none.accepted);
+}
+
+TEST_CASE("predict and update never touch the heap") {
+  using KF = KalmanFilter<float, 4, 2, 1>;
+  KF::Model m;
+  m.A.setIdentity();
+  m.A(0, 1) = 0.1f;
+  m.B.setConstant(0.1f);
+  m.C.setZero();
+  m.C(0, 0) = 1;
+  m.C(1, 2) = 1;
+  KF kf(m, KF::StateMatrix::Identity() * 0.01f, KF::MeasurementCovariance::Identity() * 0.1f,
+        KF::StateVector::Zero(), KF::StateMatrix::Identity());
+  physguard_test::HeapCounter heap;
+  {
+    NoMallocScope no_malloc;
+    for (int k = 0; k < 100; ++k) {
+      kf.predict(KF::InputVector::Constant(1.0f));
+      kf.update(KF::MeasurementVector(0.1f * k, 0.2f), k % 3 ? 0b11u : 0b10u);
+    }
+  }
+  CHECK(heap.count() == 0);
+}
+
+TEST_CASE("covariance stays symmetric positive definite over 10^6 float steps") {
+  using KF = KalmanFilter<float, 2, 1>;
+  const float dt = 0.01f;
+  KF kf(cv_model(dt), cv_noise(dt, 1e-3f), KF::MeasurementCovariance::Constant(1e-4f),
+        KF::StateVector::Zero(), KF::StateMatrix::Identity() * 1e3f);
+  physguard_test::GaussianSource<float, 1> v(Eigen::Matrix<float, 1, 1>::Constant(1e-4f), 7);
+  bool healthy = true;
+  for (int k = 0; k < 1000000 && healthy; ++k) {
+    kf.predict();
+    kf.update(KF::MeasurementVector::Constant(std::sin(0.001f * static_cast<float>(k))) + v());
+    if (k % 1000 == 0) healthy = physguard_test::is_spd(kf.covariance(), 0.0);
+  }
+  CHECK(healthy);
+  CHECK(physguard_test::is_spd(kf.covariance(), 0.0));
+  CHECK(all_finite(kf.state()));
+}
