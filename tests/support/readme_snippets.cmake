@@ -1,6 +1,10 @@
 # Extracts every ```cpp block of README.md that contains `int main` and compiles it with strict
 # warnings, so the README's example can never rot.
 file(READ ${README} text)
+# CMake lists split on ";" and brackets: hide them while slicing the text.
+string(REPLACE ";" "@SEMI@" text "${text}")
+string(REPLACE "[" "@LB@" text "${text}")
+string(REPLACE "]" "@RB@" text "${text}")
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
 string(REGEX MATCHALL "```cpp\n[^`]*```" blocks "${text}")
@@ -11,6 +15,9 @@ foreach(block IN LISTS blocks)
   endif()
   string(REGEX REPLACE "^```cpp\n" "" code "${block}")
   string(REGEX REPLACE "```$" "" code "${code}")
+  string(REPLACE "@SEMI@" ";" code "${code}")
+  string(REPLACE "@LB@" "[" code "${code}")
+  string(REPLACE "@RB@" "]" code "${code}")
   math(EXPR n "${n} + 1")
   file(WRITE ${WORK_DIR}/snippet${n}.cpp "${code}")
   execute_process(
