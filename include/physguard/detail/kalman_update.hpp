@@ -63,15 +63,20 @@ class InnovationSolver {
 template <typename T>
 class InnovationSolver<T, 1> {
  public:
+  // A positive scalar S: one division, then multiplications (the reciprocal of a checked positive
+  // scalar is exact to half an ulp; this is not the matrix inverse the design rules out).
   explicit InnovationSolver(const Eigen::Matrix<T, 1, 1>& S) : s_(S(0, 0)) {
     ok_ = s_ > T(0) && is_finite(s_);
+    inv_s_ = T(1) / s_;
   }
   bool ok() const noexcept { return ok_; }
   template <typename Rhs>
-  auto solve(const Rhs& rhs) const { return rhs / s_; }
+  auto solve(const Rhs& rhs) const { return rhs * inv_s_; }
+  T inverse_scalar() const noexcept { return inv_s_; }
 
  private:
   T s_;
+  T inv_s_;
   bool ok_ = false;
 };
 
@@ -87,7 +92,7 @@ inline bool assess(Innovation<T, Nz>& rec, const InnovationSolver<T, Nz>& solver
   }
   rec.nis = rec.y.dot(solver.solve(rec.y));
   rec.gate = gates.for_dof(dof);
-  rec.test_ratio = rec.nis / rec.gate;
+  rec.test_ratio = rec.nis * gates.inverse_for_dof(dof);
   if (!is_finite(rec.nis)) {
     rec.status = Status::numerical_failure;
     return false;
@@ -132,23 +137,46 @@ inline Innovation<T, Nz> joseph_update(Eigen::Matrix<T, Nx, 1>& x, Eigen::Matrix
     return rec;
   }
   rec.y = y;
-  const Eigen::Matrix<T, Nx, Nz> PHt = P * H.transpose();
-  rec.S.noalias() = H * PHt;
+  // Fixed small sizes: coefficient-based (lazy) products beat Eigen's blocked GEMM kernels.
+  const Eigen::Matrix<T, Nx, Nz> PHt = P.lazyProduct(H.transpose());
+  rec.S.noalias() = H.lazyProduct(PHt);
   rec.S += R;
-  rec.S = T(0.5) * (rec.S + rec.S.transpose()).eval();
-  apply_mask(rec.y, rec.S, mask);
+  if constexpr (Nz > 1) {
+    rec.S = T(0.5) * (rec.S + rec.S.transpose()).eval();
+    apply_mask(rec.y, rec.S, mask);
+  }
   const InnovationSolver<T, Nz> solver(rec.S);
   if (!assess(rec, solver, dof, gates, options.reject_outside_gate)) return rec;
 
   // K = P H' S^-1, computed as (S^-1 (P H')')' without forming S^-1.
   Eigen::Matrix<T, Nx, Nz> K = solver.solve(PHt.transpose()).transpose();
-  for (int i = 0; i < Nz; ++i)
-    if (!((mask >> i) & 1u)) K.col(i).setZero();
+  if constexpr (Nz > 1) {
+    for (int i = 0; i < Nz; ++i)
+      if (!((mask >> i) & 1u)) K.col(i).setZero();
+  }
   const Eigen::Matrix<T, Nx, 1> x_new = x + K * rec.y;
+  if constexpr (Nx == 1 && Nz == 1) {
+    // Scalar Joseph form: (1 - k h)^2 P + k^2 r with k = P h / s reduces exactly to P r / s,
+    // a product of positive numbers (no cancellation), so it is both exact and cheap.
+    Eigen::Matrix<T, 1, 1> P_new;
+    P_new(0, 0) = P(0, 0) * R(0, 0) * solver.inverse_scalar();
+    condition_covariance(P_new, options.variance_floor);
+    if (!is_finite(x_new(0)) || !is_finite(P_new(0, 0))) {
+      rec.status = Status::numerical_failure;
+      return rec;
+    }
+    x = x_new;
+    P = P_new;
+    rec.accepted = true;
+    return rec;
+  }
   Eigen::Matrix<T, Nx, Nx> IKH = Eigen::Matrix<T, Nx, Nx>::Identity();
-  IKH.noalias() -= K * H;
-  Eigen::Matrix<T, Nx, Nx> P_new = IKH * P * IKH.transpose();
-  P_new.noalias() += K * R * K.transpose();
+  IKH.noalias() -= K.lazyProduct(H);
+  // Joseph form: (I - K H) P (I - K H)' + K R K', a sum of two positive semi-definite products.
+  const Eigen::Matrix<T, Nx, Nx> IKHP = IKH.lazyProduct(P);
+  Eigen::Matrix<T, Nx, Nx> P_new = IKHP.lazyProduct(IKH.transpose());
+  const Eigen::Matrix<T, Nx, Nz> KR = K.lazyProduct(R);
+  P_new.noalias() += KR.lazyProduct(K.transpose());
   condition_covariance(P_new, options.variance_floor);
   if (!all_finite(x_new) || !all_finite(P_new)) {
     rec.status = Status::numerical_failure;

@@ -65,7 +65,8 @@ class KalmanFilter {
     if (!all_finite(u)) return Status::not_finite;
     StateVector x_new = A * x_;
     if constexpr (Nu > 0) x_new.noalias() += B * u;
-    StateMatrix P_new = A * P_ * A.transpose();
+    const StateMatrix AP = A.lazyProduct(P_);
+    StateMatrix P_new = AP.lazyProduct(A.transpose());
     P_new += Q;
     detail::condition_covariance(P_new, options_.variance_floor);
     if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;

@@ -25,15 +25,20 @@ namespace detail {
 template <typename T, int Nz>
 struct NisGates {
   T values[Nz] = {};
+  T inverses[Nz] = {};
 
   NisGates() = default;
   explicit NisGates(double gate_probability) {
-    for (int m = 1; m <= Nz; ++m)
-      values[m - 1] =
-          static_cast<T>(stats::chi_square_quantile(gate_probability, static_cast<double>(m)));
+    for (int m = 1; m <= Nz; ++m) {
+      const double g = stats::chi_square_quantile(gate_probability, static_cast<double>(m));
+      values[m - 1] = static_cast<T>(g);
+      inverses[m - 1] = static_cast<T>(1.0 / g);
+    }
   }
   /// Gate on the NIS when `dof` components (1..Nz) are present.
   T for_dof(int dof) const noexcept { return values[dof - 1]; }
+  /// 1 / gate, so the per-sample test ratio is a multiplication.
+  T inverse_for_dof(int dof) const noexcept { return inverses[dof - 1]; }
 };
 
 }  // namespace detail
