@@ -63,12 +63,19 @@ class KalmanFilter {
   Status predict(const InputVector& u, const StateMatrix& A, const InputMatrix& B,
                  const StateMatrix& Q) {
     if (!all_finite(u)) return Status::not_finite;
-    StateVector x_new = A * x_;
+    StateVector x_new = A.lazyProduct(x_);
     if constexpr (Nu > 0) x_new.noalias() += B * u;
-    const StateMatrix AP = A.lazyProduct(P_);
-    StateMatrix P_new = AP.lazyProduct(A.transpose());
-    P_new += Q;
-    detail::condition_covariance(P_new, options_.variance_floor);
+    StateMatrix P_new;
+    if constexpr (Nx == 1) {
+      // a^2 first: it does not depend on P, so only one multiply sits on P's dependency chain.
+      const T m = (A(0, 0) * A(0, 0)) * P_(0, 0) + Q(0, 0);
+      P_new(0, 0) = m >= options_.variance_floor ? m : options_.variance_floor;
+    } else {
+      const StateMatrix AP = A.lazyProduct(P_);
+      P_new = AP.lazyProduct(A.transpose());
+      P_new += Q;
+      detail::condition_covariance(P_new, options_.variance_floor);
+    }
     if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
     x_ = x_new;
     P_ = P_new;
@@ -86,7 +93,7 @@ class KalmanFilter {
       rec.status = Status::not_finite;
       return rec;
     }
-    MeasurementVector y = z - model_.C * x_;
+    MeasurementVector y = z - model_.C.lazyProduct(x_);
     if constexpr (Nu > 0) y.noalias() -= model_.D * u_last_;
     return detail::joseph_update(x_, P_, y, model_.C, R_, mask, gates_, options_);
   }
