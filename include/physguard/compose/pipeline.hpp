@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../detail/traits.hpp"
 #include "../core/finding.hpp"
 #include "../core/status.hpp"
 #include "../core/time.hpp"
@@ -63,10 +64,11 @@ decltype(auto) update_maybe_adapt(Box& box, const X& x, bool adapt) {
 }
 
 template <typename D>
-struct decision_scalar;
-template <typename T>
-struct decision_scalar<Decision<T>> {
-  using type = T;
+struct decision_scalar {
+  // Decision<T> or any record derived from it (MultiInputDecision, SetpointDecision, ...).
+  using type = std::decay_t<decltype(std::declval<const D&>().score)>;
+  static_assert(std::is_base_of<Decision<type>, D>::value,
+                "a statistic's update() must return Decision<T> or a type derived from it");
 };
 
 template <typename S, typename = void>
@@ -74,11 +76,6 @@ struct has_reset_statistic : std::false_type {};
 template <typename S>
 struct has_reset_statistic<S, std::void_t<decltype(std::declval<S&>().reset_statistic())>>
     : std::true_type {};
-template <typename S, typename = void>
-struct has_reset : std::false_type {};
-template <typename S>
-struct has_reset<S, std::void_t<decltype(std::declval<S&>().reset())>> : std::true_type {};
-
 }  // namespace detail
 
 /// True when Box::update(const X&, bool adapt) exists (an adaptive statistic or source).
@@ -135,7 +132,8 @@ class Pipeline {
       d.time = r.time;
       if (d.status == Status::ok && r.status == Status::gap) d.status = Status::gap;
     } else {
-      d = refused<Scalar>(r.status, r.time);
+      // Keep the derived record's own fields default; the common part says why it was refused.
+      static_cast<Decision<Scalar>&>(d) = refused<Scalar>(r.status, r.time);
     }
     last_ = d;
     return emit(d, alarm_.update(d));

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../detail/traits.hpp"
 #include "../core/config.hpp"
 #include "../core/numeric.hpp"
 #include "../core/sample.hpp"
@@ -32,10 +33,6 @@ struct InvariantResidual {
 };
 
 namespace detail {
-template <typename F, typename = void>
-struct has_reset : std::false_type {};
-template <typename F>
-struct has_reset<F, std::void_t<decltype(std::declval<F&>().reset())>> : std::true_type {};
 }  // namespace detail
 
 /// Invariant check: a user-given relation over NSignals simultaneous samples that physics keeps at

@@ -1,0 +1,500 @@
+// physguard/consistency/command_response.hpp - a digital command and its feedback: did the field
+// do what it was told, in the time physics allows, and nothing else?
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "../core/config.hpp"
+#include "../core/sample.hpp"
+#include "../core/status.hpp"
+#include "../core/time.hpp"
+#include "../detect/decision.hpp"
+#include "../detect/multi_input_decision.hpp"
+#include "detail/inputs.hpp"
+
+namespace physguard {
+
+/// What a discrete command/response checker found on one scan.
+enum class CommandResponseCondition : std::uint8_t {
+  initialising = 0,       ///< first accepted scan: no history to judge against yet
+  agree,                  ///< feedback matches the command
+  in_transition,          ///< a command edge awaits its feedback, still inside [0, t_max]
+  response_too_fast,      ///< ALARM: feedback followed the command faster than t_min (simulated?)
+  discrepancy,            ///< ALARM: command and feedback disagree for longer than t_max
+  uncommanded_change,     ///< ALARM: feedback left the commanded state without a command
+  limit_switch_conflict,  ///< ALARM (valves): open and closed limit switch set at once
+  stuck_in_travel,        ///< ALARM (valves): neither limit switch set for longer than max travel
+};
+
+constexpr const char* to_string(CommandResponseCondition c) noexcept {
+  switch (c) {
+    case CommandResponseCondition::initialising: return "initialising";
+    case CommandResponseCondition::agree: return "agree";
+    case CommandResponseCondition::in_transition: return "in_transition";
+    case CommandResponseCondition::response_too_fast: return "response_too_fast";
+    case CommandResponseCondition::discrepancy: return "discrepancy";
+    case CommandResponseCondition::uncommanded_change: return "uncommanded_change";
+    case CommandResponseCondition::limit_switch_conflict: return "limit_switch_conflict";
+    case CommandResponseCondition::stuck_in_travel: return "stuck_in_travel";
+  }
+  return "unknown";
+}
+
+/// True for the conditions that raise an alarm.
+constexpr bool is_alarm(CommandResponseCondition c) noexcept {
+  return c == CommandResponseCondition::response_too_fast ||
+         c == CommandResponseCondition::discrepancy ||
+         c == CommandResponseCondition::uncommanded_change ||
+         c == CommandResponseCondition::limit_switch_conflict ||
+         c == CommandResponseCondition::stuck_in_travel;
+}
+
+/// The Decision of a discrete command/response checker plus the condition it found.
+/// `response_time_s` is set on the scan where the feedback arrived after a command edge: the time
+/// between the first scan that showed the new command and the first scan that showed the matching
+/// feedback (0 otherwise).  refused_inputs: bit 0 command, bit 1 feedback (bit 2 the closed limit
+/// switch of the valve variant).
+template <typename T>
+struct CommandResponseDecision : MultiInputDecision<T> {
+  CommandResponseCondition condition = CommandResponseCondition::initialising;
+  T response_time_s = T(0);
+};
+
+namespace detail {
+namespace consistency {
+
+/// Severity score of a time condition: elapsed / allowed (threshold 1).
+template <typename T>
+constexpr T time_ratio(Duration elapsed, Duration allowed) noexcept {
+  return allowed.us > 0
+             ? static_cast<T>(static_cast<double>(elapsed.us) / static_cast<double>(allowed.us))
+             : T(0);
+}
+
+/// Score of a binary violation (uncommanded change, limit-switch conflict): twice the threshold,
+/// so that alarm-logic hysteresis (clear below a fraction of the threshold) holds it while it
+/// lasts.
+template <typename T>
+constexpr T binary_violation_score() noexcept {
+  return T(2);
+}
+
+/// "Long ago": the lower bound of an edge that happened before the first scan.
+constexpr Timestamp distant_past() noexcept {
+  return Timestamp{std::numeric_limits<std::int64_t>::min() / 4};
+}
+
+template <typename T>
+constexpr void set_alarm(CommandResponseDecision<T>& d, CommandResponseCondition c, Cause cause,
+                         T score, std::int8_t direction) noexcept {
+  d.condition = c;
+  d.alarm = true;
+  d.cause = cause;
+  d.score = score;
+  d.direction = direction;
+}
+
+}  // namespace consistency
+}  // namespace detail
+
+/// Discrete command/response check, the way a DCS motor or valve block judges its feedback: a
+/// digital command (run / open = true) and one feedback contact (contactor auxiliary contact,
+/// "running" signal, a single limit switch).
+///
+/// - A command edge must be followed by the matching feedback within [t_min, t_max].
+///   * feedback later than t_max (or never): `discrepancy`, cause process_fault (motor tripped,
+///     pump not starting, valve stuck; also an attacker who commands the field and hides it).
+///   * feedback earlier than t_min: `response_too_fast`, cause suspected_attack.  A contactor
+///     needs tens of milliseconds, a motor run-up or a valve stroke seconds: an instant "answer"
+///     is typical of feedback generated by a PLC program or a man in the middle.
+/// - The feedback changes with no command edge pending: `uncommanded_change`, cause
+///   suspected_attack (a forced output, local operation the control system does not know about,
+///   or a falsified feedback).  It stays in alarm while the mismatch lasts.
+///
+/// Timing from scans.  The checker only sees sampled values, so every time is an interval: a
+/// command edge happened between the last scan with the old command and the first scan with the
+/// new one.  Conditions are judged conservatively: `response_too_fast` only when even the longest
+/// delay compatible with the scans is below t_min, `discrepancy` only when even the shortest
+/// mismatch compatible with the scans exceeds t_max.  Scan jitter therefore never causes an
+/// alarm; choose t_min at least one scan period below the fastest real response.  A long gap
+/// between scans simply widens the intervals.  A mismatch on the first scan is treated as a
+/// command edge of unknown age: it gets t_max to resolve and is never "too fast".
+///
+/// Decision: threshold 1 and a dimensionless score (larger is worse):
+///   in_transition / discrepancy   score = mismatch time / t_max   (lower bound of the mismatch)
+///   response_too_fast            score = t_min / delay            (upper bound of the delay)
+///   uncommanded_change           score = 2                        (binary violation)
+///   agree / initialising         score = 0
+/// direction: +1 when the feedback shows ON where the command says OFF (or the ON edge came too
+/// fast), -1 the other way.  kind = command_response.
+///
+/// Bad input: a missing / bad-quality sample is refused (refused_inputs says which), a time going
+/// back or repeating is refused (kind timing); the state is unchanged in every case.
+/// The command and the feedback are taken from one scan; time = the later of the two stamps.
+/// sizeof == 64 bytes (gcc/clang x86-64, float or double); O(1) per scan.
+template <typename T>
+class DiscreteCommandResponseChecker {
+ public:
+  static constexpr const char* name = "discrete_command_response";
+  static constexpr int input_command = 0;
+  static constexpr int input_feedback = 1;
+  using Result = CommandResponseDecision<T>;
+
+  /// `min_response` (t_min, >= 0; 0 switches the too-fast test off) < `max_response` (t_max).
+  DiscreteCommandResponseChecker(Duration min_response, Duration max_response) noexcept
+      : t_min_(min_response), t_max_(max_response) {
+    PHYSGUARD_ASSERT(min_response.us >= 0, "t_min must be >= 0");
+    PHYSGUARD_ASSERT(max_response.us > min_response.us, "t_max must be > t_min");
+  }
+
+  /// One scan from samples (quality screened).
+  Result update(const Sample<bool>& command, const Sample<bool>& feedback) noexcept {
+    detail::consistency::InputScreen<Result> scr;
+    scr.check(input_command, command);
+    scr.check(input_feedback, feedback);
+    const Timestamp t = detail::consistency::later(command.time, feedback.time);
+    if (scr.any) {
+      scr.result.time = t;
+      return scr.result;
+    }
+    return update(t, command.value, feedback.value);
+  }
+
+  /// One scan at time `t`: the command and the feedback (true = ON / open).
+  Result update(Timestamp t, bool command, bool feedback) noexcept {
+    const Status ts = guard_.check(t);
+    if (ts == Status::time_backwards || ts == Status::time_repeated)
+      return detail::consistency::refused_time<Result>(ts, t);
+    Result d;
+    d.time = t;
+    d.kind = FindingKind::command_response;
+    d.threshold = T(1);
+    d.status = Status::ok;
+    if (!guard_.has_last()) {
+      command_ = command;
+      feedback_ = feedback;
+      pending_ = command != feedback;  // a start-up mismatch gets t_max to resolve
+      uncommanded_ = false;
+      // A start-up mismatch: the command edge may lie anywhere before t (no too-fast test).
+      edge_lo_ = detail::consistency::distant_past();
+      edge_hi_ = t;
+      guard_.accept(t);
+      d.condition = CommandResponseCondition::initialising;
+      return d;
+    }
+    const Timestamp prev = guard_.last();
+    const std::int8_t sign_fb = feedback ? std::int8_t{1} : std::int8_t{-1};
+    d.condition = CommandResponseCondition::agree;
+    if (command != command_) {
+      // Command edge somewhere in (prev, t].
+      uncommanded_ = false;
+      if (feedback == command) {
+        pending_ = false;
+        if (feedback != feedback_) judge_response(d, t, prev, t, sign_fb);  // same scan
+      } else {
+        pending_ = true;
+        edge_lo_ = prev;
+        edge_hi_ = t;
+        d.condition = CommandResponseCondition::in_transition;
+      }
+    } else if (feedback != feedback_) {
+      if (feedback == command) {
+        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, sign_fb);
+        pending_ = false;
+        uncommanded_ = false;
+      } else {
+        // The feedback left the commanded state with no command edge pending.
+        pending_ = false;
+        uncommanded_ = true;
+        detail::consistency::set_alarm(d, CommandResponseCondition::uncommanded_change,
+                                       Cause::suspected_attack,
+                                       detail::consistency::binary_violation_score<T>(), sign_fb);
+      }
+    } else if (feedback != command) {
+      if (uncommanded_) {
+        detail::consistency::set_alarm(d, CommandResponseCondition::uncommanded_change,
+                                       Cause::suspected_attack,
+                                       detail::consistency::binary_violation_score<T>(), sign_fb);
+      } else {
+        const Duration mismatch = t - edge_hi_;  // lower bound
+        d.score = detail::consistency::time_ratio<T>(mismatch, t_max_);
+        d.direction = sign_fb;
+        if (mismatch > t_max_) {
+          detail::consistency::set_alarm(d, CommandResponseCondition::discrepancy,
+                                         Cause::process_fault, d.score, sign_fb);
+        } else {
+          d.condition = CommandResponseCondition::in_transition;
+        }
+      }
+    }
+    command_ = command;
+    feedback_ = feedback;
+    guard_.accept(t);
+    return d;
+  }
+
+  /// Forgets everything: the next scan initialises.
+  void reset() noexcept {
+    guard_.reset();
+    command_ = feedback_ = pending_ = uncommanded_ = false;
+    edge_lo_ = edge_hi_ = Timestamp{};
+  }
+
+  bool command() const noexcept { return command_; }
+  bool feedback() const noexcept { return feedback_; }
+  /// A command edge (or a start-up mismatch) still awaits its feedback.
+  bool pending() const noexcept { return pending_; }
+  bool initialised() const noexcept { return guard_.has_last(); }
+  Timestamp last_time() const noexcept { return guard_.last(); }
+  Duration min_response() const noexcept { return t_min_; }
+  Duration max_response() const noexcept { return t_max_; }
+
+ private:
+  // The feedback matching the command was first seen at `seen`; the command edge lies in
+  // (edge_lo, edge_hi].  Longest delay compatible with the scans: seen - edge_lo.
+  void judge_response(Result& d, Timestamp seen, Timestamp edge_lo, Timestamp edge_hi,
+                      std::int8_t sign) const noexcept {
+    d.response_time_s = detail::consistency::seconds<T>(seen - edge_hi);
+    const Duration longest = seen - edge_lo;
+    if (t_min_.us > 0 && longest < t_min_) {
+      detail::consistency::set_alarm(d, CommandResponseCondition::response_too_fast,
+                                     Cause::suspected_attack,
+                                     detail::consistency::time_ratio<T>(t_min_, longest), sign);
+    }
+  }
+
+  Duration t_min_;
+  Duration t_max_;
+  TimeGuard guard_;
+  Timestamp edge_lo_{};
+  Timestamp edge_hi_{};
+  bool command_ = false;
+  bool feedback_ = false;
+  bool pending_ = false;
+  bool uncommanded_ = false;
+};
+
+/// Position of a valve reported by an open and a closed limit switch.
+enum class ValvePosition : std::uint8_t {
+  closed = 0,  ///< closed LS set, open LS clear
+  open,        ///< open LS set, closed LS clear
+  travelling,  ///< neither set
+  conflict,    ///< both set: impossible for a healthy valve, a switch or its wiring is broken
+};
+
+constexpr const char* to_string(ValvePosition p) noexcept {
+  switch (p) {
+    case ValvePosition::closed: return "closed";
+    case ValvePosition::open: return "open";
+    case ValvePosition::travelling: return "travelling";
+    case ValvePosition::conflict: return "conflict";
+  }
+  return "unknown";
+}
+
+constexpr ValvePosition valve_position(bool open_ls, bool closed_ls) noexcept {
+  return open_ls ? (closed_ls ? ValvePosition::conflict : ValvePosition::open)
+                 : (closed_ls ? ValvePosition::closed : ValvePosition::travelling);
+}
+
+/// Command/response check of an on/off valve with two limit switches (open LS, closed LS), as a
+/// DCS valve block does it.  Command true = open.  On top of the rules of
+/// DiscreteCommandResponseChecker (the commanded end position must be reached within
+/// [t_min, t_max]; leaving the commanded end position without a command is an uncommanded
+/// change) it reads the two switches together:
+///
+/// - both set at once: `limit_switch_conflict`, cause sensor_fault, on every such scan
+///   (score 2).  The scan's position is ignored (the last valid position is kept); command edges
+///   are still recorded.
+/// - neither set for longer than `max_travel` (the longest stroke time): `stuck_in_travel`,
+///   cause process_fault (score = time in travel / max_travel).  This separates a valve that
+///   left its seat but jammed from one that never moved (`discrepancy` after t_max).
+///
+/// Times are judged conservatively from scans as in DiscreteCommandResponseChecker; scores have
+/// threshold 1; direction +1 when the valve is (going) more open than commanded, -1 more closed.
+/// refused_inputs: bit 0 command, bit 1 open LS, bit 2 closed LS.  sizeof == 80 bytes.
+template <typename T>
+class ValveCommandResponseChecker {
+ public:
+  static constexpr const char* name = "valve_command_response";
+  static constexpr int input_command = 0;
+  static constexpr int input_open_switch = 1;
+  static constexpr int input_closed_switch = 2;
+  using Result = CommandResponseDecision<T>;
+
+  /// `min_response` (t_min >= 0, 0 = off) < `max_response` (t_max): from the command to the
+  /// commanded end position.  `max_travel` > 0: the longest time with neither switch set.
+  ValveCommandResponseChecker(Duration min_response, Duration max_response,
+                              Duration max_travel) noexcept
+      : t_min_(min_response), t_max_(max_response), max_travel_(max_travel) {
+    PHYSGUARD_ASSERT(min_response.us >= 0, "t_min must be >= 0");
+    PHYSGUARD_ASSERT(max_response.us > min_response.us, "t_max must be > t_min");
+    PHYSGUARD_ASSERT(max_travel.us > 0, "max travel time must be > 0");
+  }
+
+  Result update(const Sample<bool>& command, const Sample<bool>& open_switch,
+                const Sample<bool>& closed_switch) noexcept {
+    detail::consistency::InputScreen<Result> scr;
+    scr.check(input_command, command);
+    scr.check(input_open_switch, open_switch);
+    scr.check(input_closed_switch, closed_switch);
+    const Timestamp t = detail::consistency::later(
+        detail::consistency::later(command.time, open_switch.time), closed_switch.time);
+    if (scr.any) {
+      scr.result.time = t;
+      return scr.result;
+    }
+    return update(t, command.value, open_switch.value, closed_switch.value);
+  }
+
+  /// One scan at time `t`: command (true = open), open limit switch, closed limit switch.
+  Result update(Timestamp t, bool command_open, bool open_switch, bool closed_switch) noexcept {
+    const Status ts = guard_.check(t);
+    if (ts == Status::time_backwards || ts == Status::time_repeated)
+      return detail::consistency::refused_time<Result>(ts, t);
+    Result d;
+    d.time = t;
+    d.kind = FindingKind::command_response;
+    d.threshold = T(1);
+    d.status = Status::ok;
+    const ValvePosition p = valve_position(open_switch, closed_switch);
+    const ValvePosition target = command_open ? ValvePosition::open : ValvePosition::closed;
+    const Timestamp prev = guard_.last();
+
+    if (p == ValvePosition::conflict) {
+      if (initialised_ && command_open != command_) {
+        uncommanded_ = false;
+        pending_ = true;
+        edge_lo_ = prev;
+        edge_hi_ = t;
+      }
+      if (initialised_) command_ = command_open;
+      guard_.accept(t);
+      detail::consistency::set_alarm(
+          d, CommandResponseCondition::limit_switch_conflict, Cause::sensor_fault,
+          detail::consistency::binary_violation_score<T>(), std::int8_t{0});
+      return d;
+    }
+    if (!initialised_) {
+      initialised_ = true;
+      command_ = command_open;
+      position_ = p;
+      pending_ = p != target;
+      uncommanded_ = false;
+      // A start-up mismatch: the command edge may lie anywhere before t (no too-fast test).
+      edge_lo_ = detail::consistency::distant_past();
+      edge_hi_ = t;
+      travel_since_ = t;
+      guard_.accept(t);
+      d.condition = CommandResponseCondition::initialising;
+      return d;
+    }
+    if (p == ValvePosition::travelling && position_ != ValvePosition::travelling) travel_since_ = t;
+    const std::int8_t sign = direction_of(p, command_open);
+    d.condition = CommandResponseCondition::agree;
+    bool judged = false;
+    if (command_open != command_) {
+      uncommanded_ = false;
+      edge_lo_ = prev;
+      edge_hi_ = t;
+      if (p == target) {
+        pending_ = false;
+        if (position_ != p) judge_response(d, t, prev, t, command_open);  // same scan
+        judged = true;
+      } else {
+        pending_ = true;
+      }
+    } else if (p != position_) {
+      if (p == target) {
+        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, command_open);
+        pending_ = false;
+        uncommanded_ = false;
+        judged = true;
+      } else if (!pending_ && !uncommanded_) {
+        // Left (or never regained) the commanded end position without a command.
+        uncommanded_ = true;
+      }
+    }
+    if (!judged && p != target) {
+      if (uncommanded_) {
+        detail::consistency::set_alarm(d, CommandResponseCondition::uncommanded_change,
+                                       Cause::suspected_attack,
+                                       detail::consistency::binary_violation_score<T>(), sign);
+      } else {
+        // pending_: a command edge (or start-up mismatch) awaits the end position.
+        const Duration mismatch = t - edge_hi_;
+        const Duration travel = p == ValvePosition::travelling ? t - travel_since_ : Duration{0};
+        const T response_score = detail::consistency::time_ratio<T>(mismatch, t_max_);
+        const T travel_score = detail::consistency::time_ratio<T>(travel, max_travel_);
+        d.direction = sign;
+        if (travel > max_travel_) {
+          detail::consistency::set_alarm(d, CommandResponseCondition::stuck_in_travel,
+                                         Cause::process_fault, travel_score, sign);
+        } else if (mismatch > t_max_) {
+          detail::consistency::set_alarm(d, CommandResponseCondition::discrepancy,
+                                         Cause::process_fault, response_score, sign);
+        } else {
+          d.condition = CommandResponseCondition::in_transition;
+          d.score = response_score > travel_score ? response_score : travel_score;
+        }
+      }
+    }
+    command_ = command_open;
+    position_ = p;
+    guard_.accept(t);
+    return d;
+  }
+
+  void reset() noexcept {
+    guard_.reset();
+    initialised_ = command_ = pending_ = uncommanded_ = false;
+    position_ = ValvePosition::closed;
+    edge_lo_ = edge_hi_ = travel_since_ = Timestamp{};
+  }
+
+  bool command() const noexcept { return command_; }
+  /// Last valid (non-conflicting) position.
+  ValvePosition position() const noexcept { return position_; }
+  bool pending() const noexcept { return pending_; }
+  bool initialised() const noexcept { return initialised_; }
+  Timestamp last_time() const noexcept { return guard_.last(); }
+  Duration min_response() const noexcept { return t_min_; }
+  Duration max_response() const noexcept { return t_max_; }
+  Duration max_travel() const noexcept { return max_travel_; }
+
+ private:
+  // +1: the valve is more open than commanded (or opened too fast), -1: more closed.
+  static constexpr std::int8_t direction_of(ValvePosition p, bool command_open) noexcept {
+    if (p == ValvePosition::open) return std::int8_t{1};
+    if (p == ValvePosition::closed) return std::int8_t{-1};
+    return command_open ? std::int8_t{-1} : std::int8_t{1};
+  }
+
+  void judge_response(Result& d, Timestamp seen, Timestamp edge_lo, Timestamp edge_hi,
+                      bool command_open) const noexcept {
+    d.response_time_s = detail::consistency::seconds<T>(seen - edge_hi);
+    const Duration longest = seen - edge_lo;
+    if (t_min_.us > 0 && longest < t_min_) {
+      detail::consistency::set_alarm(d, CommandResponseCondition::response_too_fast,
+                                     Cause::suspected_attack,
+                                     detail::consistency::time_ratio<T>(t_min_, longest),
+                                     command_open ? std::int8_t{1} : std::int8_t{-1});
+    }
+  }
+
+  Duration t_min_;
+  Duration t_max_;
+  Duration max_travel_;
+  TimeGuard guard_;
+  Timestamp edge_lo_{};
+  Timestamp edge_hi_{};
+  Timestamp travel_since_{};
+  ValvePosition position_ = ValvePosition::closed;
+  bool initialised_ = false;
+  bool command_ = false;
+  bool pending_ = false;
+  bool uncommanded_ = false;
+};
+
+}  // namespace physguard
