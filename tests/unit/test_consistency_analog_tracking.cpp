@@ -134,7 +134,11 @@ TEST_CASE_TEMPLATE("residual equals a straightforward reference implementation",
         const double target = std::min(100.0, std::max(0.0, u));
         const double before = pos;
         pos += std::max(-2.0 * h, std::min(2.0 * h, target - pos));
-        y += (0.5 * (before + pos) - y) * -std::expm1(-h / 1.5);  // mean position over h
+        // Mean position over h: moving at 2 /s for |travel| / 2 seconds, then at rest.
+        const double moving = std::fabs(pos - before) / 2.0;
+        const double mean = moving < h ? (moving * 0.5 * (before + pos) + (h - moving) * pos) / h
+                                       : 0.5 * (before + pos);
+        y += (mean - y) * -std::expm1(-h / 1.5);
       };
       const double c = static_cast<double>(cmd);
       if (c == u_prev) {

@@ -202,14 +202,23 @@ class AnalogTrackingChecker {
   Timestamp last_time() const noexcept { return guard_.last(); }
 
  private:
-  // Actuator over dt, then the lag driven by the actuator's mean position over the interval
-  // (trapezoid: exact for a position at rest, second-order accurate while stroking at the rate
-  // limit; the end position would lead the feedback by rate * dt / 2).
+  // Actuator over dt, then the lag driven by the actuator's mean position over the interval.
+  // The actuator moves at its rate limit until it reaches its (clamped) target and then rests,
+  // so the mean is the trapezoid over the stroking part plus the end position over the rest:
+  // exact for a position at rest and for a fast actuator that arrives early in the interval
+  // (a plain trapezoid would halve a step), second-order accurate while stroking throughout.
   static T advance(RateLimitedActuator<T>& actuator, FirstOrderLag<T>& lag, T command,
                    T dt_s) noexcept {
     const T start = actuator.position();
     const T end = actuator.step(command, dt_s);
-    return lag.step(T(0.5) * (start + end), dt_s);
+    const T travel = end > start ? end - start : start - end;
+    const T stroke_s = travel / actuator.max_rate_per_s();
+    T mean = T(0.5) * (start + end);
+    if (dt_s > T(0) && stroke_s < dt_s) {
+      const T f = stroke_s / dt_s;  // fraction of the interval spent moving
+      mean = f * T(0.5) * (start + end) + (T(1) - f) * end;
+    }
+    return lag.step(mean, dt_s);
   }
 
   T clamp_position(T u) const noexcept {
