@@ -91,6 +91,22 @@ class InnovationSolver {
     return x;
   }
 
+  /// rhs S^-1 for an M x Nz right-hand side, working on whole (contiguous) columns: with
+  /// S = L L', first X L' = rhs, then K L = X.
+  template <int M>
+  Eigen::Matrix<T, M, Nz> solve_right(const Eigen::Matrix<T, M, Nz>& rhs) const {
+    Eigen::Matrix<T, M, Nz> x = rhs;
+    for (int j = 0; j < Nz; ++j) {  // X L' = B: column j uses columns k < j
+      for (int k = 0; k < j; ++k) x.col(j) -= L_(j, k) * x.col(k);
+      x.col(j) *= inv_diag_[j];
+    }
+    for (int j = Nz - 1; j >= 0; --j) {  // K L = X: column j uses columns k > j
+      for (int k = j + 1; k < Nz; ++k) x.col(j) -= L_(k, j) * x.col(k);
+      x.col(j) *= inv_diag_[j];
+    }
+    return x;
+  }
+
   /// y' S^-1 y = |L^-1 y|^2 (one forward substitution).
   T quadratic_form(const Eigen::Matrix<T, Nz, 1>& y) const {
     T z[Nz];
@@ -122,6 +138,8 @@ class InnovationSolver<T, 1> {
   bool ok() const noexcept { return ok_; }
   template <int M>
   Eigen::Matrix<T, 1, M> solve(const Eigen::Matrix<T, 1, M>& rhs) const { return rhs * inv_s_; }
+  template <int M>
+  Eigen::Matrix<T, M, 1> solve_right(const Eigen::Matrix<T, M, 1>& rhs) const { return rhs * inv_s_; }
   T quadratic_form(const Eigen::Matrix<T, 1, 1>& y) const { return y(0) * y(0) * inv_s_; }
   T inverse_scalar() const noexcept { return inv_s_; }
 
@@ -194,9 +212,9 @@ inline Innovation<T, Nz> joseph_update_general(Eigen::Matrix<T, Nx, 1>& x,
   const InnovationSolver<T, Nz> solver(rec.S);
   if (!assess(rec, solver, dof, gates, options.reject_outside_gate)) return rec;
 
-  // K = P H' S^-1, computed as (S^-1 (P H')')' without forming S^-1.
+  // K = P H' S^-1 by substitution on the columns of P H' (S is never inverted).
   const Eigen::Matrix<T, Nz, Nx> HP = PHt.transpose();
-  Eigen::Matrix<T, Nx, Nz> K = solver.solve(HP).transpose();
+  Eigen::Matrix<T, Nx, Nz> K = solver.solve_right(PHt);
   if constexpr (Nz > 1) {
     for (int i = 0; i < Nz; ++i)
       if (!((mask >> i) & 1u)) K.col(i).setZero();
