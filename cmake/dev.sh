@@ -17,6 +17,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(cmake g++ ninja-build pkg-config libeigen3-dev libfmt-dev libbenchmark-dev doctest-dev)
 if [ "$mode" = test ]; then
   packages+=(clang)
+  packages+=(libmodbus-dev mosquitto mosquitto-clients libmosquitto-dev nlohmann-json3-dev python3-pymodbus python3-serial-asyncio)
 fi
 
 install_missing() {

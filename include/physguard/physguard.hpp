@@ -6,6 +6,7 @@
 // Host-only (allocate, do I/O or need {fmt} / nlohmann-json) - NOT included here:
 //   physguard/fmt.hpp                  fmt formatters and JSON for findings
 //   physguard/compose/dynamic_monitor.hpp, compose/host_sinks.hpp   run-time configured monitors
+//   physguard/config/ (gateway_*.hpp)  gateway configuration (JSON) and processing path
 //   physguard/eval.hpp (eval/)         CSV replay, attack injection, metrics, scores
 //   physguard/identify.hpp (identify/) model, noise and threshold fitting from recordings
 #pragma once
