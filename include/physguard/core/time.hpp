@@ -8,6 +8,25 @@
 
 namespace physguard {
 
+namespace detail {
+// Saturating int64 arithmetic for time: hostile timestamps (near the int64 limits, or a "distant
+// past" sentinel minus a far-future time) must not overflow, which would be undefined behaviour.
+constexpr std::int64_t time_add(std::int64_t a, std::int64_t b) noexcept {
+  if (b > 0 && a > std::numeric_limits<std::int64_t>::max() - b)
+    return std::numeric_limits<std::int64_t>::max();
+  if (b < 0 && a < std::numeric_limits<std::int64_t>::min() - b)
+    return std::numeric_limits<std::int64_t>::min();
+  return a + b;
+}
+constexpr std::int64_t time_sub(std::int64_t a, std::int64_t b) noexcept {
+  if (b < 0 && a > std::numeric_limits<std::int64_t>::max() + b)
+    return std::numeric_limits<std::int64_t>::max();
+  if (b > 0 && a < std::numeric_limits<std::int64_t>::min() + b)
+    return std::numeric_limits<std::int64_t>::min();
+  return a - b;
+}
+}  // namespace detail
+
 /// A span of time in integer microseconds (exact, wraps never in practice: +-292,000 years).
 struct Duration {
   std::int64_t us = 0;
@@ -23,8 +42,12 @@ struct Duration {
   }
   constexpr bool is_zero() const noexcept { return us == 0; }
 
-  friend constexpr Duration operator+(Duration a, Duration b) noexcept { return {a.us + b.us}; }
-  friend constexpr Duration operator-(Duration a, Duration b) noexcept { return {a.us - b.us}; }
+  friend constexpr Duration operator+(Duration a, Duration b) noexcept {
+    return {detail::time_add(a.us, b.us)};
+  }
+  friend constexpr Duration operator-(Duration a, Duration b) noexcept {
+    return {detail::time_sub(a.us, b.us)};
+  }
   friend constexpr Duration operator*(Duration a, std::int64_t k) noexcept { return {a.us * k}; }
   friend constexpr bool operator==(Duration a, Duration b) noexcept { return a.us == b.us; }
   friend constexpr bool operator!=(Duration a, Duration b) noexcept { return a.us != b.us; }
@@ -49,9 +72,16 @@ struct Timestamp {
     return static_cast<T>(us) * static_cast<T>(1e-6);
   }
 
-  friend constexpr Duration operator-(Timestamp a, Timestamp b) noexcept { return {a.us - b.us}; }
-  friend constexpr Timestamp operator+(Timestamp a, Duration d) noexcept { return {a.us + d.us}; }
-  friend constexpr Timestamp operator-(Timestamp a, Duration d) noexcept { return {a.us - d.us}; }
+  /// Differences and offsets saturate at the int64 limits instead of overflowing.
+  friend constexpr Duration operator-(Timestamp a, Timestamp b) noexcept {
+    return {detail::time_sub(a.us, b.us)};
+  }
+  friend constexpr Timestamp operator+(Timestamp a, Duration d) noexcept {
+    return {detail::time_add(a.us, d.us)};
+  }
+  friend constexpr Timestamp operator-(Timestamp a, Duration d) noexcept {
+    return {detail::time_sub(a.us, d.us)};
+  }
   friend constexpr bool operator==(Timestamp a, Timestamp b) noexcept { return a.us == b.us; }
   friend constexpr bool operator!=(Timestamp a, Timestamp b) noexcept { return a.us != b.us; }
   friend constexpr bool operator<(Timestamp a, Timestamp b) noexcept { return a.us < b.us; }

@@ -174,7 +174,10 @@ inline bool assess(Innovation<T, Nz>& rec, const InnovationSolver<T, Nz>& solver
   return true;
 }
 
-/// Makes P exactly symmetric and floors its diagonal.
+/// Makes P exactly symmetric, floors its diagonal and clamps every correlation to [-1, 1]
+/// (|P_ij| <= sqrt(P_ii P_jj)): round-off in a near-singular update, or a floored variance, can
+/// otherwise leave a correlation above 1 and P indefinite (found by fuzzing a 2-state float filter).
+/// The clamp costs two multiplies and a compare per pair; the square root only runs when it acts.
 template <typename T, int Nx>
 inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) noexcept {
   if constexpr (Nx > 1) {
@@ -187,6 +190,17 @@ inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) 
   }
   for (int i = 0; i < Nx; ++i)
     if (!(P(i, i) >= variance_floor)) P(i, i) = variance_floor;
+  if constexpr (Nx > 1) {
+    for (int i = 0; i < Nx; ++i)
+      for (int j = i + 1; j < Nx; ++j) {
+        const T bound2 = P(i, i) * P(j, j);
+        if (P(i, j) * P(i, j) > bound2) {
+          const T b = std::sqrt(bound2);
+          P(i, j) = P(i, j) > T(0) ? b : -b;
+          P(j, i) = P(i, j);
+        }
+      }
+  }
 }
 
 /// The general (matrix) case of joseph_update.
