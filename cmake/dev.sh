@@ -16,7 +16,7 @@ jobs=${JOBS:-$(nproc)}
 
 packages=(cmake g++ ninja-build pkg-config libeigen3-dev libfmt-dev libbenchmark-dev doctest-dev)
 if [ "$mode" = test ]; then
-  packages+=(clang)
+  packages+=(clang libclang-rt-14-dev gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
   packages+=(libmodbus-dev mosquitto mosquitto-clients libmosquitto-dev nlohmann-json3-dev python3-pymodbus python3-serial-asyncio)
 fi
 
@@ -54,11 +54,11 @@ case "$mode" in
     configure "$build"
     cmake --build "$build" -j "$jobs"
     (cd "$build" && ctest -j "$jobs" --output-on-failure --timeout 900)
-    echo "== clang++: every header on its own and the unit tests, -Werror"
+    echo "== clang++ + ASan/UBSan: every header on its own, the unit tests, short fuzz runs, -Werror"
     configure "$build-clang" -DCMAKE_CXX_COMPILER=clang++ -DPHYSGUARD_BUILD_EXAMPLES=OFF \
-      -DPHYSGUARD_BUILD_BENCHMARKS=OFF
+      -DPHYSGUARD_BUILD_BENCHMARKS=OFF -DPHYSGUARD_SANITIZE=ON
     cmake --build "$build-clang" -j "$jobs"
-    (cd "$build-clang" && ctest -j "$jobs" --output-on-failure --timeout 900 -L "unit|header")
+    (cd "$build-clang" && ctest -j "$jobs" --output-on-failure --timeout 900 -L "unit|header|fuzz")
     ;;
   *)
     echo "usage: bash cmake/dev.sh demo|test" >&2
