@@ -7,10 +7,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -21,19 +23,28 @@
 #include "../compose/estimator_sources.hpp"
 #include "../compose/pipeline.hpp"
 #include "../compose/sources.hpp"
+#include "../consistency/analog_tracking.hpp"
 #include "../consistency/command_response.hpp"
 #include "../consistency/control_logic.hpp"
+#include "../consistency/response_model.hpp"
 #include "../consistency/setpoint_envelope.hpp"
 #include "../core/finding.hpp"
 #include "../core/sample.hpp"
 #include "../core/status.hpp"
 #include "../core/time.hpp"
 #include "../detect/cusum.hpp"
+#include "../detect/ewma.hpp"
+#include "../detect/invariant.hpp"
+#include "../detect/multi_input_decision.hpp"
 #include "../detect/noise_change.hpp"
 #include "../detect/page_hinkley.hpp"
 #include "../detect/range_check.hpp"
 #include "../detect/rate_check.hpp"
+#include "../detect/redundancy.hpp"
+#include "../detect/staleness.hpp"
 #include "../detect/stuck_at.hpp"
+#include "../detect/threshold.hpp"
+#include "../detect/windowed_chi_square.hpp"
 #include "gateway_types.hpp"
 
 namespace physguard {
@@ -56,8 +67,26 @@ struct AnalogBitScan {
   Sample<double> analog{};
   Sample<bool> bit{};
 };
+/// One scan of two analog channels (two sensors; command and feedback; input and PV).
+struct AnalogPairScan {
+  Timestamp time{};
+  Sample<double> first{};
+  Sample<double> second{};
+};
+/// One scan of three bit channels (valve: open command, open switch, closed switch).
+struct BitTripleScan {
+  Timestamp time{};
+  Sample<bool> first{};
+  Sample<bool> second{};
+  Sample<bool> third{};
+};
+/// One scan of a tank: level [m], total inflow and total outflow [m3/s].
+struct MassBalanceScan {
+  Timestamp time{};
+  std::array<Sample<double>, 3> samples{};
+};
 
-/// Pipeline statistics over the scans above (the checkers take two samples).
+/// Pipeline statistics over the scans above (the checkers take several samples).
 struct DiscreteCommandResponseStat {
   static constexpr const char* name = DiscreteCommandResponseChecker<double>::name;
   DiscreteCommandResponseChecker<double> checker;
@@ -74,28 +103,133 @@ struct HysteresisRuleStat {
   }
   void reset() noexcept { checker.reset(); }
 };
+struct ValveCommandResponseStat {
+  static constexpr const char* name = ValveCommandResponseChecker<double>::name;
+  ValveCommandResponseChecker<double> checker;
+  CommandResponseDecision<double> update(const BitTripleScan& s) noexcept {
+    return checker.update(s.first, s.second, s.third);
+  }
+  void reset() noexcept { checker.reset(); }
+};
+struct RedundancyStat {
+  static constexpr const char* name = RedundancyCheck<double>::name;
+  RedundancyCheck<double> check;
+  MultiInputDecision<double> update(const AnalogPairScan& s) noexcept {
+    return check.update(s.first, s.second);
+  }
+  void reset() noexcept { check.reset(); }
+};
+struct AnalogTrackingStat {
+  static constexpr const char* name = AnalogTrackingChecker<double>::name;
+  AnalogTrackingChecker<double> checker;
+  MultiInputDecision<double> update(const AnalogPairScan& s) noexcept {
+    return checker.update(s.first, s.second);
+  }
+  void reset() noexcept { checker.reset(); }
+};
+template <int MaxDelaySamples>
+struct ResponseModelStat {
+  static constexpr const char* name = ResponseModelChecker<double, MaxDelaySamples>::name;
+  ResponseModelChecker<double, MaxDelaySamples> checker;
+  MultiInputDecision<double> update(const AnalogPairScan& s) noexcept {
+    return checker.update(s.first, s.second);
+  }
+  void reset() noexcept { checker.reset(); }
+};
+template <int Intervals>
+struct MassBalanceStat {
+  static constexpr const char* name = "mass_balance";
+  MassBalanceCheck<double, Intervals> check;
+  MultiInputDecision<double> update(const MassBalanceScan& s) noexcept {
+    return check.update(s.samples);
+  }
+  void reset() noexcept { check.reset(); }
+};
+
+/// A pipeline kept on the heap (allocated once, when the monitor is built), for the large, rare
+/// alternatives (long mass-balance windows, long dead times): a std::variant is as large as its
+/// largest alternative, so holding them inline would grow every detector of the monitor.  Same
+/// interface as the Pipeline it holds; one pointer indirection per input.
+template <typename P>
+class BoxedPipeline {
+ public:
+  using pipeline_type = P;
+  using input_type = typename P::input_type;
+  using Scalar = typename P::Scalar;
+  using Out = typename P::Out;
+  static constexpr const char* name = P::name;
+
+  explicit BoxedPipeline(P pipeline) : p_(std::make_unique<P>(std::move(pipeline))) {}
+  BoxedPipeline(const BoxedPipeline& o) : p_(std::make_unique<P>(*o.p_)) {}
+  BoxedPipeline(BoxedPipeline&&) noexcept = default;
+  BoxedPipeline& operator=(const BoxedPipeline& o) {
+    if (this != &o) p_ = std::make_unique<P>(*o.p_);
+    return *this;
+  }
+  BoxedPipeline& operator=(BoxedPipeline&&) noexcept = default;
+  ~BoxedPipeline() = default;
+
+  Out update(const input_type& in) { return p_->update(in); }
+  Out acknowledge(Timestamp t) { return p_->acknowledge(t); }
+  void bind(std::uint16_t channel, std::uint16_t detector_id = 0) noexcept {
+    p_->bind(channel, detector_id);
+  }
+  std::uint16_t channel() const noexcept { return p_->channel(); }
+  std::uint16_t detector_id() const noexcept { return p_->detector_id(); }
+  AlarmState state() const noexcept { return p_->state(); }
+  bool in_alarm() const noexcept { return p_->in_alarm(); }
+  P& get() noexcept { return *p_; }
+  const P& get() const noexcept { return *p_; }
+
+ private:
+  std::unique_ptr<P> p_;
+};
 
 // The closed set of pipelines a configuration can name (docs/gateway.md lists them).
 using SampleIn = PassThrough<Sample<double>>;
+/// Every kalman_* detector: one state, one measurement, one input (b = 0 without an input channel,
+/// so the input then has no effect and the filter is exactly the input-free one).
+using KalmanSource = KalmanInnovationSource<double, 1, 1>;
 using RangePipeline = Pipeline<SampleIn, RangeCheck<double>>;
 using RatePipeline = Pipeline<SampleIn, RateCheck<double>>;
 using StuckAt16Pipeline = Pipeline<SampleIn, StuckAtCheck<double, 16>>;
 using StuckAt64Pipeline = Pipeline<SampleIn, StuckAtCheck<double, 64>>;
 using CusumPipeline = Pipeline<StandardizedSample<double>, CusumDetector<double>>;
+using ThresholdPipeline = Pipeline<StandardizedSample<double>, ThresholdDetector<double>>;
+using EwmaPipeline = Pipeline<StandardizedSample<double>, EwmaDetector<double>>;
 using PageHinkleyPipeline = Pipeline<SampleValue<double>, PageHinkleyDetector<double>>;
-using KalmanCusumPipeline = Pipeline<KalmanInnovationSource<double, 1, 0>, CusumDetector<double>>;
+using StalenessPipeline = Pipeline<SampleIn, StalenessCheck<double>>;
+using KalmanCusumPipeline = Pipeline<KalmanSource, CusumDetector<double>>;
+using KalmanThresholdPipeline = Pipeline<KalmanSource, ThresholdDetector<double>>;
+using KalmanEwmaPipeline = Pipeline<KalmanSource, EwmaDetector<double>>;
+template <int Window>
+using KalmanChiSquarePipeline = Pipeline<KalmanSource, WindowedChiSquareDetector<double, Window>>;
 using Noise16Pipeline = Pipeline<SampleIn, NoiseChangeCheck<double, 16>>;
 using Noise64Pipeline = Pipeline<SampleIn, NoiseChangeCheck<double, 64>>;
 using SetpointPipeline = Pipeline<SampleIn, SetpointEnvelope<double>>;
 using CommandResponsePipeline = Pipeline<PassThrough<BitPairScan>, DiscreteCommandResponseStat>;
 using HysteresisRulePipeline = Pipeline<PassThrough<AnalogBitScan>, HysteresisRuleStat>;
+using ValveCommandResponsePipeline = Pipeline<PassThrough<BitTripleScan>, ValveCommandResponseStat>;
+using RedundancyPipeline = Pipeline<PassThrough<AnalogPairScan>, RedundancyStat>;
+using AnalogTrackingPipeline = Pipeline<PassThrough<AnalogPairScan>, AnalogTrackingStat>;
+using ResponseModelPipeline =
+    Pipeline<PassThrough<AnalogPairScan>, ResponseModelStat<response_model_inline_delay_samples>>;
+using LongResponseModelPipeline = BoxedPipeline<
+    Pipeline<PassThrough<AnalogPairScan>, ResponseModelStat<response_model_max_delay_samples>>>;
+template <int Intervals>
+using MassBalancePipeline =
+    BoxedPipeline<Pipeline<PassThrough<MassBalanceScan>, MassBalanceStat<Intervals>>>;
 
 template <typename Sink>
-using GatewayDynamicMonitor =
-    DynamicMonitor<Sink, RangePipeline, RatePipeline, StuckAt16Pipeline, StuckAt64Pipeline,
-                   CusumPipeline, PageHinkleyPipeline, KalmanCusumPipeline, Noise16Pipeline,
-                   Noise64Pipeline, SetpointPipeline, CommandResponsePipeline,
-                   HysteresisRulePipeline>;
+using GatewayDynamicMonitor = DynamicMonitor<
+    Sink, RangePipeline, RatePipeline, StuckAt16Pipeline, StuckAt64Pipeline, CusumPipeline,
+    PageHinkleyPipeline, KalmanCusumPipeline, Noise16Pipeline, Noise64Pipeline, SetpointPipeline,
+    CommandResponsePipeline, HysteresisRulePipeline, ThresholdPipeline, EwmaPipeline,
+    StalenessPipeline, KalmanThresholdPipeline, KalmanEwmaPipeline, KalmanChiSquarePipeline<5>,
+    KalmanChiSquarePipeline<10>, KalmanChiSquarePipeline<20>, KalmanChiSquarePipeline<50>,
+    ValveCommandResponsePipeline, RedundancyPipeline, AnalogTrackingPipeline,
+    ResponseModelPipeline, LongResponseModelPipeline, MassBalancePipeline<1>,
+    MassBalancePipeline<10>, MassBalancePipeline<60>, MassBalancePipeline<300>>;
 
 /// Values of the four Modbus tables at one poll, indexed by protocol address.  Sized by
 /// GatewayMonitor for the highest address the configuration uses; the I/O layer reads into it.
@@ -153,14 +287,29 @@ struct ScreenCounters {
   std::uint64_t unread = 0;    ///< polls whose block could not be read (not fed)
 };
 
+namespace detail {
+/// True for pipelines whose residual source is the gateway's scalar Kalman filter.
+template <typename P, typename = void>
+struct uses_kalman_source : std::false_type {};
+template <typename P>
+struct uses_kalman_source<P, std::void_t<typename P::source_type>>
+    : std::is_same<typename P::source_type, KalmanSource> {};
+}  // namespace detail
+
 /// The gateway's processing path over a DynamicMonitor built from a GatewayConfig.
 ///
-/// Channels 0..C-1 are the configured channels; every two-channel detector (command/response,
-/// hysteresis rule) gets a channel number of its own, C, C+1, ... in configuration order, so its
-/// findings are told apart from those of its input channels.  process() decodes every channel
-/// from the register image, screens it (garbage raw values: one bad_input finding per garbage
-/// episode, from detector "gateway_screen", and the sample is not fed), feeds the samples, then the
-/// two-channel scans whose inputs were both read and sane.  No allocation in process().
+/// Channels 0..C-1 are the configured channels; every multi-channel detector (command/response,
+/// valve, hysteresis rule, redundancy, mass balance, analog tracking, response model) gets a
+/// channel number of its own, C, C+1, ... in configuration order, so its findings are told apart
+/// from those of its input channels.  process() decodes every channel from the register image,
+/// screens it (garbage raw values: one bad_input finding per garbage episode, from detector
+/// "gateway_screen", and the sample is not fed), feeds the samples, then the multi-channel scans
+/// whose inputs were all read and sane.
+///
+/// A kalman_* detector with an input channel stays on its measured channel; its filter predicts
+/// each step with the input value of the previous poll (held over the interval, zero-order hold)
+/// and, before the input's first usable poll, with the current one.  While the input channel is
+/// unusable its last value is held.  No allocation in process().
 template <typename Sink>
 class GatewayMonitor {
  public:
@@ -176,11 +325,11 @@ class GatewayMonitor {
     garbage_run_.assign(nc, 0);
     interrupted_.assign(nc, 0);
     screen_.resize(nc);
-    std::uint16_t next_pair_channel = static_cast<std::uint16_t>(nc);
-    for (const DetectorConfig& d : cfg.detectors) add(d, next_pair_channel);
-    channel_names_.reserve(nc + pairs_.size());
+    std::uint16_t next_group_channel = static_cast<std::uint16_t>(nc);
+    for (const DetectorConfig& d : cfg.detectors) add(d, next_group_channel);
+    channel_names_.reserve(nc + groups_.size());
     for (const ChannelConfig& c : cfg.channels) channel_names_.push_back(c.name);
-    for (const Pair& p : pairs_) channel_names_.push_back(p.name);
+    for (const Group& g : groups_) channel_names_.push_back(g.name);
     size_image();
     plan_blocks();
   }
@@ -188,59 +337,20 @@ class GatewayMonitor {
   /// One poll taken at time t (all channels).  Returns the number of findings delivered.
   std::size_t process(Timestamp t, const RegisterImage& img) {
     std::size_t findings = 0;
+    // Before an input channel's first usable poll its model takes the current value as held.
+    for (InputBinding& b : inputs_) {
+      double u = 0.0;
+      if (!b.has_value && peek(img, b.input, u)) set_input(b, u);
+    }
     const std::size_t nc = cfg_.channels.size();
     for (std::size_t i = 0; i < nc; ++i) {
-      const auto ch = static_cast<std::uint16_t>(i);
-      usable_[i] = 0;
-      if (!img.channel_read.empty() && !img.channel_read[i]) {
-        ++screen_[i].unread;
-        interrupted_[i] = 1;
-        continue;
-      }
-      const ChannelConfig& c = cfg_.channels[i];
-      const double raw = decode_raw(img, c.source);
-      const Scaling& s = c.scaling;
-      const bool garbage = !std::isfinite(raw) ||
-                           (s.has_valid_raw && (raw < s.valid_raw_min || raw > s.valid_raw_max));
-      if (garbage) {
-        ++screen_[i].garbage;
-        ++garbage_run_[i];
-        if (!garbage_active_[i]) {
-          garbage_active_[i] = 1;
-          findings += emit_screen(t, ch, AlarmState::alarm,
-                                  std::isfinite(raw) ? Status::out_of_range : Status::not_finite,
-                                  std::isfinite(raw) ? raw : std::numeric_limits<double>::quiet_NaN(),
-                                  s);
-        }
-        continue;
-      }
-      if (garbage_active_[i]) {
-        garbage_active_[i] = 0;
-        findings += emit_screen(t, ch, AlarmState::cleared, Status::ok,
-                                static_cast<double>(garbage_run_[i]), s);
-        garbage_run_[i] = 0;
-        interrupted_[i] = 1;
-      }
-      if (interrupted_[i]) {
-        interrupted_[i] = 0;
-        resynchronise(ch);
-      }
-      samples_[i].time = t;
-      samples_[i].value = s.min + (raw - s.raw_min) * (s.max - s.min) / (s.raw_max - s.raw_min);
-      samples_[i].quality = Quality::good;
-      usable_[i] = 1;
-      findings += monitor_.feed(ch, samples_[i]).findings;
+      findings += decode(t, img, i);
+      if (usable_[i]) findings += monitor_.feed(static_cast<std::uint16_t>(i), samples_[i]).findings;
     }
-    for (const Pair& p : pairs_) {
-      if (!usable_[p.a] || !usable_[p.b]) continue;
-      if (p.analog_first) {
-        AnalogBitScan scan{t, samples_[p.a], to_bit(samples_[p.b])};
-        findings += monitor_.feed(p.channel, scan).findings;
-      } else {
-        BitPairScan scan{t, to_bit(samples_[p.a]), to_bit(samples_[p.b])};
-        findings += monitor_.feed(p.channel, scan).findings;
-      }
-    }
+    // The input of this poll holds over the interval to the next one.
+    for (InputBinding& b : inputs_)
+      if (usable_[b.input]) set_input(b, samples_[b.input].value);
+    for (const Group& g : groups_) findings += feed_group(t, g);
     return findings;
   }
 
@@ -248,29 +358,26 @@ class GatewayMonitor {
   /// far from where model-based detectors expect them.  Kalman sources keep their state estimate
   /// but get their initial variance back, so the first innovation after the gap is judged with
   /// the uncertainty a gap deserves instead of raising a residual alarm; plausibility checks and
-  /// statistics keep their state (rate checks restart their reference by themselves via max_gap_s).
-  /// The same for one channel; process() calls it when a channel's samples resume after garbage
-  /// or an unreadable block.
+  /// statistics keep their state (rate checks restart their reference by themselves via max_gap_s,
+  /// response models re-align after max_catch_up_samples).
+  /// The same for one channel (its own Kalman detectors and those it drives as input); process()
+  /// calls it when a channel's samples resume after garbage or an unreadable block.
   void resynchronise() {
     for (std::size_t ch = 0; ch < cfg_.channels.size(); ++ch) resynchronise(static_cast<std::uint16_t>(ch));
   }
   void resynchronise(std::uint16_t channel) {
-    if (channel >= monitor_.channel_count()) return;
-    for (const std::uint16_t id : monitor_.detectors_of(channel)) {
-      if (auto* k = std::get_if<KalmanCusumPipeline>(&monitor_.detector(id))) {
-        const auto& p = std::get<KalmanCusumParams>(cfg_.detectors[id].params);
-        auto& f = k->source().filter();
-        f.reset(f.state(), KalmanFilter<double, 1, 1, 0>::StateMatrix::Constant(p.p0));
-      }
-    }
+    if (channel < monitor_.channel_count())
+      for (const std::uint16_t id : monitor_.detectors_of(channel)) reset_kalman(id);
+    for (const InputBinding& b : inputs_)
+      if (b.input == channel) reset_kalman(b.detector);
   }
 
-  /// Name of a finding's channel: a configured channel, a two-channel detector, or "_gateway".
+  /// Name of a finding's channel: a configured channel, a multi-channel detector, or "_gateway".
   const std::string& channel_name(std::uint16_t ch) const {
     static const std::string gateway = "_gateway";
     return ch < channel_names_.size() ? channel_names_[ch] : gateway;
   }
-  /// Units of a channel ("" for two-channel detectors and the gateway).
+  /// Units of a channel ("" for multi-channel detectors and the gateway).
   const std::string& channel_units(std::uint16_t ch) const {
     static const std::string none;
     return ch < cfg_.channels.size() ? cfg_.channels[ch].units : none;
@@ -287,15 +394,145 @@ class GatewayMonitor {
   const GatewayConfig& config() const noexcept { return cfg_; }
 
  private:
-  struct Pair {
+  /// The scan a multi-channel detector is fed.
+  enum class GroupKind : std::uint8_t { bit_pair, analog_bit, analog_pair, bit_triple, mass_balance };
+  struct Group {
     std::uint16_t channel;
-    std::uint16_t a, b;
-    bool analog_first;
+    GroupKind kind;
+    std::vector<std::uint16_t> inputs;  ///< mass balance: level, inflows..., outflows...
+    std::size_t inflows;                ///< mass balance: how many of inputs[1..] are inflows
     std::string name;
+  };
+  /// A Kalman detector driven by an input channel.
+  struct InputBinding {
+    std::uint16_t detector;
+    std::uint16_t input;
+    bool has_value;
   };
 
   static Sample<bool> to_bit(const Sample<double>& s) noexcept {
     return Sample<bool>{s.time, s.value != 0.0, s.quality};
+  }
+
+  /// Garbage test of the screen (NaN raw is always garbage).
+  static bool is_garbage(double raw, const Scaling& s) noexcept {
+    return !std::isfinite(raw) || (s.has_valid_raw && (raw < s.valid_raw_min || raw > s.valid_raw_max));
+  }
+  static double scaled(double raw, const Scaling& s) noexcept {
+    return s.min + (raw - s.raw_min) * (s.max - s.min) / (s.raw_max - s.raw_min);
+  }
+
+  /// Channel i's scaled value in this image, when read and sane; no side effect.
+  bool peek(const RegisterImage& img, std::size_t i, double& value) const {
+    if (!img.channel_read.empty() && !img.channel_read[i]) return false;
+    const ChannelConfig& c = cfg_.channels[i];
+    const double raw = decode_raw(img, c.source);
+    if (is_garbage(raw, c.scaling)) return false;
+    value = scaled(raw, c.scaling);
+    return true;
+  }
+
+  /// Decodes, screens and scales channel i into samples_[i]; usable_[i] says whether to feed it.
+  std::size_t decode(Timestamp t, const RegisterImage& img, std::size_t i) {
+    const auto ch = static_cast<std::uint16_t>(i);
+    usable_[i] = 0;
+    if (!img.channel_read.empty() && !img.channel_read[i]) {
+      ++screen_[i].unread;
+      interrupted_[i] = 1;
+      return 0;
+    }
+    std::size_t findings = 0;
+    const ChannelConfig& c = cfg_.channels[i];
+    const double raw = decode_raw(img, c.source);
+    const Scaling& s = c.scaling;
+    if (is_garbage(raw, s)) {
+      ++screen_[i].garbage;
+      ++garbage_run_[i];
+      if (!garbage_active_[i]) {
+        garbage_active_[i] = 1;
+        findings += emit_screen(t, ch, AlarmState::alarm,
+                                std::isfinite(raw) ? Status::out_of_range : Status::not_finite,
+                                std::isfinite(raw) ? raw : std::numeric_limits<double>::quiet_NaN(),
+                                s);
+      }
+      return findings;
+    }
+    if (garbage_active_[i]) {
+      garbage_active_[i] = 0;
+      findings += emit_screen(t, ch, AlarmState::cleared, Status::ok,
+                              static_cast<double>(garbage_run_[i]), s);
+      garbage_run_[i] = 0;
+      interrupted_[i] = 1;
+    }
+    if (interrupted_[i]) {
+      interrupted_[i] = 0;
+      resynchronise(ch);
+    }
+    samples_[i].time = t;
+    samples_[i].value = scaled(raw, s);
+    samples_[i].quality = Quality::good;
+    usable_[i] = 1;
+    return findings;
+  }
+
+  std::size_t feed_group(Timestamp t, const Group& g) {
+    for (const std::uint16_t in : g.inputs)
+      if (!usable_[in]) return 0;
+    const std::vector<std::uint16_t>& in = g.inputs;
+    switch (g.kind) {
+      case GroupKind::bit_pair:
+        return monitor_.feed(g.channel, BitPairScan{t, to_bit(samples_[in[0]]), to_bit(samples_[in[1]])}).findings;
+      case GroupKind::analog_bit:
+        return monitor_.feed(g.channel, AnalogBitScan{t, samples_[in[0]], to_bit(samples_[in[1]])}).findings;
+      case GroupKind::analog_pair:
+        return monitor_.feed(g.channel, AnalogPairScan{t, samples_[in[0]], samples_[in[1]]}).findings;
+      case GroupKind::bit_triple:
+        return monitor_
+            .feed(g.channel, BitTripleScan{t, to_bit(samples_[in[0]]), to_bit(samples_[in[1]]),
+                                           to_bit(samples_[in[2]])})
+            .findings;
+      case GroupKind::mass_balance: {
+        MassBalanceScan scan;
+        scan.time = t;
+        scan.samples[0] = samples_[in[0]];
+        double inflow = 0.0, outflow = 0.0;
+        for (std::size_t k = 1; k < in.size(); ++k)
+          (k <= g.inflows ? inflow : outflow) += samples_[in[k]].value;
+        scan.samples[1] = Sample<double>{t, inflow, Quality::good};
+        scan.samples[2] = Sample<double>{t, outflow, Quality::good};
+        return monitor_.feed(g.channel, scan).findings;
+      }
+    }
+    return 0;
+  }
+
+  void set_input(InputBinding& b, double u) {
+    std::visit(
+        [u](auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (detail::uses_kalman_source<P>::value) {
+            KalmanSource::Filter::InputVector v;
+            v(0) = u;
+            p.source().set_input(v);
+          }
+        },
+        monitor_.detector(b.detector));
+    b.has_value = true;
+  }
+
+  void reset_kalman(std::uint16_t id) {
+    const KalmanModelParams* m = kalman_model(cfg_.detectors[id].params);
+    if (!m) return;
+    const double p0 = m->p0;
+    std::visit(
+        [p0](auto& p) {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (detail::uses_kalman_source<P>::value) {
+            auto& f = p.source().filter();
+            f.reset(f.state(), KalmanSource::Filter::StateMatrix::Constant(p0));
+          }
+        },
+        monitor_.detector(id));
   }
 
   std::size_t emit_screen(Timestamp t, std::uint16_t ch, AlarmState state, Status status,
@@ -315,7 +552,58 @@ class GatewayMonitor {
     return 1;
   }
 
-  void add(const DetectorConfig& d, std::uint16_t& next_pair_channel) {
+  KalmanSource kalman_source(const KalmanModelParams& p, InnovationOutput out) const {
+    using Filter = KalmanSource::Filter;
+    typename Filter::Model m;
+    m.A(0, 0) = p.a;
+    m.B(0, 0) = p.b;
+    m.C(0, 0) = 1.0;
+    m.dt_s = cfg_.modbus.poll_period_s;
+    typename Filter::Options o;
+    o.gate_probability = p.gate_probability;
+    const Filter f(m, Filter::StateMatrix::Constant(p.q), Filter::MeasurementCovariance::Constant(p.r),
+                   Filter::StateVector::Constant(p.x0), Filter::StateMatrix::Constant(p.p0), o);
+    return KalmanSource(f, out, Duration::from_seconds(p.max_gap_s));
+  }
+
+  /// Registers a multi-channel detector's scan; returns its channel number.
+  std::uint16_t add_group(const DetectorConfig& d, GroupKind kind, std::vector<std::uint16_t> inputs,
+                          std::uint16_t& next_group_channel, std::size_t inflows = 0) {
+    const std::uint16_t gc = next_group_channel++;
+    groups_.push_back(Group{gc, kind, std::move(inputs), inflows, d.name});
+    return gc;
+  }
+
+  template <typename P>
+  void add_kalman(const DetectorConfig& d, const KalmanModelParams& k, P pipeline) {
+    if (k.has_input)
+      inputs_.push_back(InputBinding{static_cast<std::uint16_t>(monitor_.size()), k.input_channel, false});
+    monitor_.add(d.channel, std::move(pipeline));
+  }
+
+  template <int Intervals>
+  void add_mass_balance(std::uint16_t gc, const MassBalanceParams& p, const AlarmConfig<double>& ac,
+                        const PipelineOptions& po) {
+    using Invariant = MassBalanceInvariant<double, Intervals>;
+    const Duration gap = Duration::from_seconds(p.max_gap_s);
+    const Invariant f = p.normalised ? Invariant(p.area_m2, p.inflow_sigma_m3_per_s,
+                                                 p.outflow_sigma_m3_per_s, p.level_sigma_m, gap)
+                                     : Invariant(p.area_m2, gap);
+    using Inner = typename MassBalancePipeline<Intervals>::pipeline_type;
+    monitor_.add(gc, MassBalancePipeline<Intervals>(Inner(
+                         PassThrough<MassBalanceScan>{},
+                         MassBalanceStat<Intervals>{MassBalanceCheck<double, Intervals>(f, p.tolerance, p.persistence, p.cause)},
+                         ac, gc, po)));
+  }
+
+  template <int Window>
+  void add_chi_square(const DetectorConfig& d, const KalmanChiSquareParams& p) {
+    add_kalman(d, p, KalmanChiSquarePipeline<Window>(kalman_source(p, InnovationOutput::nis),
+                                                     WindowedChiSquareDetector<double, Window>(p.h),
+                                                     d.alarm, d.channel, d.options));
+  }
+
+  void add(const DetectorConfig& d, std::uint16_t& next_group_channel) {
     const AlarmConfig<double>& ac = d.alarm;
     const PipelineOptions& po = d.options;
     const std::uint16_t ch = d.channel;
@@ -334,20 +622,27 @@ class GatewayMonitor {
             }
           } else if constexpr (std::is_same<P, CusumParams>::value) {
             monitor_.add(ch, CusumPipeline(StandardizedSample<double>(p.mean, p.sigma), CusumDetector<double>(p.k, p.h), ac, ch, po));
+          } else if constexpr (std::is_same<P, ThresholdParams>::value) {
+            monitor_.add(ch, ThresholdPipeline(StandardizedSample<double>(p.mean, p.sigma), ThresholdDetector<double>(p.h), ac, ch, po));
+          } else if constexpr (std::is_same<P, EwmaParams>::value) {
+            monitor_.add(ch, EwmaPipeline(StandardizedSample<double>(p.mean, p.sigma), EwmaDetector<double>(p.lambda, p.L, p.limits), ac, ch, po));
           } else if constexpr (std::is_same<P, PageHinkleyParams>::value) {
             monitor_.add(ch, PageHinkleyPipeline(SampleValue<double>{}, PageHinkleyDetector<double>(p.delta, p.lambda, p.alpha, p.warmup_samples), ac, ch, po));
+          } else if constexpr (std::is_same<P, StalenessParams>::value) {
+            monitor_.add(ch, StalenessPipeline(SampleIn{}, StalenessCheck<double>(Duration::from_seconds(p.max_age_s)), ac, ch, po));
           } else if constexpr (std::is_same<P, KalmanCusumParams>::value) {
-            using Filter = KalmanFilter<double, 1, 1, 0>;
-            typename Filter::Model m;
-            m.A(0, 0) = p.a;
-            m.C(0, 0) = 1.0;
-            m.dt_s = cfg_.modbus.poll_period_s;
-            typename Filter::Options o;
-            o.gate_probability = p.gate_probability;
-            const Filter f(m, Filter::StateMatrix::Constant(p.q), Filter::MeasurementCovariance::Constant(p.r),
-                           Filter::StateVector::Constant(p.x0), Filter::StateMatrix::Constant(p.p0), o);
-            monitor_.add(ch, KalmanCusumPipeline(KalmanInnovationSource<double, 1, 0>(f, InnovationOutput::normalized, Duration::from_seconds(p.max_gap_s)),
-                                                 CusumDetector<double>(p.k, p.h), ac, ch, po));
+            add_kalman(d, p, KalmanCusumPipeline(kalman_source(p, InnovationOutput::normalized), CusumDetector<double>(p.k, p.h), ac, ch, po));
+          } else if constexpr (std::is_same<P, KalmanThresholdParams>::value) {
+            add_kalman(d, p, KalmanThresholdPipeline(kalman_source(p, InnovationOutput::normalized), ThresholdDetector<double>(p.h), ac, ch, po));
+          } else if constexpr (std::is_same<P, KalmanEwmaParams>::value) {
+            add_kalman(d, p, KalmanEwmaPipeline(kalman_source(p, InnovationOutput::normalized), EwmaDetector<double>(p.lambda, p.L, p.limits), ac, ch, po));
+          } else if constexpr (std::is_same<P, KalmanChiSquareParams>::value) {
+            switch (p.window) {
+              case 5: add_chi_square<5>(d, p); break;
+              case 20: add_chi_square<20>(d, p); break;
+              case 50: add_chi_square<50>(d, p); break;
+              default: add_chi_square<10>(d, p); break;
+            }
           } else if constexpr (std::is_same<P, NoiseChangeParams>::value) {
             if (p.window == 64) {
               monitor_.add(ch, Noise64Pipeline(SampleIn{}, make_noise<64>(p), ac, ch, po));
@@ -357,21 +652,66 @@ class GatewayMonitor {
           } else if constexpr (std::is_same<P, SetpointEnvelopeConfig>::value) {
             monitor_.add(ch, SetpointPipeline(SampleIn{}, SetpointEnvelope<double>(p.params), ac, ch, po));
           } else if constexpr (std::is_same<P, DiscreteCommandResponseParams>::value) {
-            const std::uint16_t pc = next_pair_channel++;
-            pairs_.push_back(Pair{pc, p.command_channel, p.feedback_channel, false, d.name});
-            monitor_.add(pc, CommandResponsePipeline(
+            const std::uint16_t gc = add_group(d, GroupKind::bit_pair, {p.command_channel, p.feedback_channel}, next_group_channel);
+            monitor_.add(gc, CommandResponsePipeline(
                                  PassThrough<BitPairScan>{},
                                  DiscreteCommandResponseStat{DiscreteCommandResponseChecker<double>(
                                      Duration::from_seconds(p.min_response_s), Duration::from_seconds(p.max_response_s))},
-                                 ac, pc, po));
+                                 ac, gc, po));
           } else if constexpr (std::is_same<P, HysteresisRuleParams>::value) {
-            const std::uint16_t pc = next_pair_channel++;
-            pairs_.push_back(Pair{pc, p.level_channel, p.actuator_channel, true, d.name});
-            monitor_.add(pc, HysteresisRulePipeline(
+            const std::uint16_t gc = add_group(d, GroupKind::analog_bit, {p.level_channel, p.actuator_channel}, next_group_channel);
+            monitor_.add(gc, HysteresisRulePipeline(
                                  PassThrough<AnalogBitScan>{},
                                  HysteresisRuleStat{HysteresisRuleChecker<double>(
                                      p.low, p.high, p.sense, Duration::from_seconds(p.switch_tolerance_s), p.level_margin)},
-                                 ac, pc, po));
+                                 ac, gc, po));
+          } else if constexpr (std::is_same<P, ValveCommandResponseParams>::value) {
+            const std::uint16_t gc = add_group(d, GroupKind::bit_triple, {p.command_channel, p.open_channel, p.closed_channel}, next_group_channel);
+            monitor_.add(gc, ValveCommandResponsePipeline(
+                                 PassThrough<BitTripleScan>{},
+                                 ValveCommandResponseStat{ValveCommandResponseChecker<double>(
+                                     Duration::from_seconds(p.min_response_s), Duration::from_seconds(p.max_response_s),
+                                     Duration::from_seconds(p.max_travel_s))},
+                                 ac, gc, po));
+          } else if constexpr (std::is_same<P, RedundancyParams>::value) {
+            const std::uint16_t gc = add_group(d, GroupKind::analog_pair, {p.a_channel, p.b_channel}, next_group_channel);
+            const RedundancyCheck<double> check = p.normalised
+                                                      ? RedundancyCheck<double>(p.sigma_a, p.sigma_b, p.k, p.persistence)
+                                                      : RedundancyCheck<double>(p.tolerance, p.persistence);
+            monitor_.add(gc, RedundancyPipeline(PassThrough<AnalogPairScan>{}, RedundancyStat{check}, ac, gc, po));
+          } else if constexpr (std::is_same<P, MassBalanceParams>::value) {
+            std::vector<std::uint16_t> inputs{p.level_channel};
+            inputs.insert(inputs.end(), p.inflow_channels.begin(), p.inflow_channels.end());
+            inputs.insert(inputs.end(), p.outflow_channels.begin(), p.outflow_channels.end());
+            const std::uint16_t gc = add_group(d, GroupKind::mass_balance, std::move(inputs), next_group_channel,
+                                               p.inflow_channels.size());
+            switch (p.intervals) {
+              case 10: add_mass_balance<10>(gc, p, ac, po); break;
+              case 60: add_mass_balance<60>(gc, p, ac, po); break;
+              case 300: add_mass_balance<300>(gc, p, ac, po); break;
+              default: add_mass_balance<1>(gc, p, ac, po); break;
+            }
+          } else if constexpr (std::is_same<P, AnalogTrackingConfig>::value) {
+            const std::uint16_t gc = add_group(d, GroupKind::analog_pair, {p.command_channel, p.feedback_channel}, next_group_channel);
+            monitor_.add(gc, AnalogTrackingPipeline(
+                                 PassThrough<AnalogPairScan>{},
+                                 AnalogTrackingStat{AnalogTrackingChecker<double>(p.params, CusumDetector<double>(p.k, p.h))},
+                                 ac, gc, po));
+          } else if constexpr (std::is_same<P, ResponseModelConfig>::value) {
+            const std::uint16_t gc = add_group(d, GroupKind::analog_pair, {p.input_channel, p.pv_channel}, next_group_channel);
+            const CusumDetector<double> cusum(p.k, p.h);
+            if (std::round(p.params.dead_time_s / p.params.sample_period_s) <= response_model_inline_delay_samples) {
+              constexpr int N = response_model_inline_delay_samples;
+              monitor_.add(gc, ResponseModelPipeline(PassThrough<AnalogPairScan>{},
+                                                     ResponseModelStat<N>{ResponseModelChecker<double, N>(p.params, cusum)},
+                                                     ac, gc, po));
+            } else {
+              constexpr int N = response_model_max_delay_samples;
+              using Inner = LongResponseModelPipeline::pipeline_type;
+              monitor_.add(gc, LongResponseModelPipeline(Inner(PassThrough<AnalogPairScan>{},
+                                                               ResponseModelStat<N>{ResponseModelChecker<double, N>(p.params, cusum)},
+                                                               ac, gc, po)));
+            }
           }
         },
         d.params);
@@ -437,7 +777,8 @@ class GatewayMonitor {
 
   GatewayConfig cfg_;
   Monitor monitor_;
-  std::vector<Pair> pairs_;
+  std::vector<Group> groups_;
+  std::vector<InputBinding> inputs_;
   std::vector<std::string> channel_names_;
   std::vector<Sample<double>> samples_;
   std::vector<std::uint8_t> usable_;

@@ -12,8 +12,12 @@
 
 #include "../compose/alarm_logic.hpp"
 #include "../compose/pipeline.hpp"
+#include "../consistency/analog_tracking.hpp"
 #include "../consistency/control_logic.hpp"
+#include "../consistency/response_model.hpp"
 #include "../consistency/setpoint_envelope.hpp"
+#include "../core/finding.hpp"
+#include "../detect/ewma.hpp"
 #include "../detect/noise_change.hpp"
 
 namespace physguard {
@@ -94,13 +98,39 @@ struct PageHinkleyParams {
   double delta = 0.0, lambda = 1.0, alpha = 0.0;
   std::uint32_t warmup_samples = 1;
 };
-/// Scalar Kalman filter x' = a x + w (var q), z = x + v (var r), residual y/sqrt(S) into a CUSUM.
-struct KalmanCusumParams {
+/// Scalar Kalman model shared by the kalman_* detectors (one step per fed sample):
+///     x' = a x + b u + w (var q),   z = x + v (var r)
+/// u is the value of the input channel (first-order lag: a = exp(-Ts/tau), b = K (1 - a)); without
+/// an input channel b = 0 (a = 1: random walk).
+struct KalmanModelParams {
   double a = 1.0, q = 1e-6, r = 1e-4, x0 = 0.0, p0 = 1.0;
   double max_gap_s = 0.0;
   double gate_probability = 1.0 - 1e-6;
+  double b = 0.0;
+  bool has_input = false;
+  std::uint16_t input_channel = 0;
+};
+/// Kalman residual y/sqrt(S) into a CUSUM.
+struct KalmanCusumParams : KalmanModelParams {
   double k = 0.5, h = 5.0;
 };
+/// Kalman residual y/sqrt(S) into the threshold test |z| > h.
+struct KalmanThresholdParams : KalmanModelParams {
+  double h = 5.0;
+};
+/// Kalman residual y/sqrt(S) into an EWMA chart.
+struct KalmanEwmaParams : KalmanModelParams {
+  double lambda = 0.1, L = 3.0;
+  EwmaLimits limits = EwmaLimits::exact;
+};
+/// Kalman NIS into a windowed chi-square test (window: one of kalman_chi_square_windows).
+struct KalmanChiSquareParams : KalmanModelParams {
+  int window = 10;
+  double h = 30.0;  ///< threshold on the sum of a full window
+};
+/// The compiled-in window lengths of kalman_chi_square.
+constexpr int kalman_chi_square_windows[] = {5, 10, 20, 50};
+
 struct NoiseChangeParams {
   int window = 16;                 ///< 16 or 64
   double baseline_variance = 0.0;  ///< > 0: known baseline; 0: learned
@@ -109,10 +139,28 @@ struct NoiseChangeParams {
   NoiseStatistic statistic = NoiseStatistic::window_variance;
   double adaptation_weight = 0.0;
 };
+/// Shewhart test |z| > h on z = (x - mean) / sigma.
+struct ThresholdParams {
+  double mean = 0.0, sigma = 1.0, h = 5.0;
+};
+/// EWMA chart on z = (x - mean) / sigma.
+struct EwmaParams {
+  double mean = 0.0, sigma = 1.0, lambda = 0.1, L = 3.0;
+  EwmaLimits limits = EwmaLimits::exact;
+};
+/// Gap between two accepted samples longer than max_age_s; time going back or repeating.
+struct StalenessParams {
+  double max_age_s = 1.0;
+};
 /// Discrete command vs feedback: two bit (or 0/1) channels.
 struct DiscreteCommandResponseParams {
   std::uint16_t command_channel = 0, feedback_channel = 0;
   double min_response_s = 0.0, max_response_s = 1.0;
+};
+/// On/off valve: open command and the open and closed limit switches (bit channels).
+struct ValveCommandResponseParams {
+  std::uint16_t command_channel = 0, open_channel = 0, closed_channel = 0;
+  double min_response_s = 0.0, max_response_s = 1.0, max_travel_s = 1.0;
 };
 struct SetpointEnvelopeConfig {
   SetpointEnvelopeParams<double> params;
@@ -123,20 +171,77 @@ struct HysteresisRuleParams {
   double low = 0.0, high = 1.0, level_margin = 0.0, switch_tolerance_s = 1.0;
   HysteresisSense sense = HysteresisSense::on_below_low;
 };
+/// Two sensors of one quantity: |a - b| > tolerance, or normalised |a - b| / sqrt(sa^2 + sb^2) > k.
+struct RedundancyParams {
+  std::uint16_t a_channel = 0, b_channel = 0;
+  bool normalised = false;
+  double tolerance = 1.0;             ///< absolute mode, channel unit
+  double sigma_a = 0.0, sigma_b = 0.0, k = 4.0;  ///< normalised mode
+  int persistence = 1;
+};
+/// Tank mass balance: level [m], inflows and outflows [m3/s] (each the sum of its channels).
+struct MassBalanceParams {
+  std::uint16_t level_channel = 0;
+  std::vector<std::uint16_t> inflow_channels, outflow_channels;
+  double area_m2 = 1.0;
+  int intervals = 1;  ///< one of mass_balance_intervals
+  bool normalised = false;
+  double inflow_sigma_m3_per_s = 0.0, outflow_sigma_m3_per_s = 0.0, level_sigma_m = 0.0;
+  double tolerance = 1.0;  ///< m3/s, or sigmas when normalised
+  int persistence = 1;
+  double max_gap_s = 0.0;
+  Cause cause = Cause::suspected_attack;
+};
+/// The compiled-in integration lengths (sampling intervals) of mass_balance.
+constexpr int mass_balance_intervals[] = {1, 10, 60, 300};
+/// Position command vs position feedback through a rate-limited actuator and a lag, CUSUM on z.
+struct AnalogTrackingConfig {
+  std::uint16_t command_channel = 0, feedback_channel = 0;
+  AnalogTrackingParams<double> params;
+  double k = 0.5, h = 5.0;
+};
+/// Input (setpoint / command) vs process variable through a FOPDT model, CUSUM on z.
+struct ResponseModelConfig {
+  std::uint16_t input_channel = 0, pv_channel = 0;
+  ResponseModelParams<double> params;
+  double k = 0.5, h = 5.0;
+};
+/// Dead times up to this many model steps run inline; longer ones (up to
+/// response_model_max_delay_samples) in a heap-held pipeline.
+constexpr int response_model_inline_delay_samples = 64;
+constexpr int response_model_max_delay_samples = 1024;
 
 using DetectorParams =
     std::variant<RangeParams, RateParams, StuckAtParams, CusumParams, PageHinkleyParams,
                  KalmanCusumParams, NoiseChangeParams, DiscreteCommandResponseParams,
-                 SetpointEnvelopeConfig, HysteresisRuleParams>;
+                 SetpointEnvelopeConfig, HysteresisRuleParams, ThresholdParams, EwmaParams,
+                 StalenessParams, KalmanThresholdParams, KalmanEwmaParams, KalmanChiSquareParams,
+                 ValveCommandResponseParams, RedundancyParams, MassBalanceParams,
+                 AnalogTrackingConfig, ResponseModelConfig>;
 
-/// True for detectors that take two channels (they get a channel number of their own).
+/// True for detectors that take several channels (they get a channel number of their own).  A
+/// kalman_* detector with an input channel is not one: its findings are about its measured channel.
 inline bool is_pair_detector(const DetectorParams& p) noexcept {
   return std::holds_alternative<DiscreteCommandResponseParams>(p) ||
-         std::holds_alternative<HysteresisRuleParams>(p);
+         std::holds_alternative<HysteresisRuleParams>(p) ||
+         std::holds_alternative<ValveCommandResponseParams>(p) ||
+         std::holds_alternative<RedundancyParams>(p) ||
+         std::holds_alternative<MassBalanceParams>(p) ||
+         std::holds_alternative<AnalogTrackingConfig>(p) ||
+         std::holds_alternative<ResponseModelConfig>(p);
+}
+
+/// The Kalman model of a kalman_* detector, nullptr for any other.
+inline const KalmanModelParams* kalman_model(const DetectorParams& p) noexcept {
+  if (const auto* k = std::get_if<KalmanCusumParams>(&p)) return k;
+  if (const auto* k = std::get_if<KalmanThresholdParams>(&p)) return k;
+  if (const auto* k = std::get_if<KalmanEwmaParams>(&p)) return k;
+  if (const auto* k = std::get_if<KalmanChiSquareParams>(&p)) return k;
+  return nullptr;
 }
 
 struct DetectorConfig {
-  std::string name;             ///< unique; the topic level of a two-channel detector
+  std::string name;             ///< unique; the topic level of a multi-channel detector
   std::uint16_t channel = 0;    ///< channel index (single-channel detectors)
   DetectorParams params;
   AlarmConfig<double> alarm;    ///< the configuration's defaults, overridden per detector
