@@ -8,4 +8,5 @@
 #include "identify/arx_fit.hpp"
 #include "identify/fopdt_fit.hpp"
 #include "identify/noise.hpp"
+#include "identify/noise_covariance.hpp"
 #include "identify/threshold_calibration.hpp"
