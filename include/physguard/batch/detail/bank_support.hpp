@@ -1,0 +1,500 @@
+// physguard/batch/detail/bank_support.hpp - what the channel banks share: carving one block into
+// arrays, the scan-time guard and refusal counters, the loop over whole batches and remainder
+// lanes, compile-time dispatch of run-time switches, the lane kernels that are the same in several
+// banks (scalar innovation + NIS gate, CUSUM), and the (rare, out-of-line) finding emission.
+// Internal: not part of the API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "../../core/config.hpp"
+#include "../../core/finding.hpp"
+#include "../../core/status.hpp"
+#include "../../core/time.hpp"
+#include "../../estimate/options.hpp"
+#include "../simd.hpp"
+
+// Batches are passed by value to always-inline functions: the compilers' notes that passing
+// vectors wider than the target's registers changes the ABI do not concern them.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace physguard {
+namespace batch {
+
+/// How a bank evaluates the divisions of its Kalman update.
+enum class BankArithmetic : std::uint8_t {
+  /// The scalar objects' operations in their order: 1/S, P r / S and y / sqrt(S) -- two
+  /// divisions and a square root per update (one more division for the CUSUM's residual); bit-
+  /// identical to the scalar pipeline when neither side contracts to fused multiply-add.
+  scalar_order = 0,
+  /// One division and one square root: P+ = (P r) (1/S) and y sqrt(1/S).  Each differs from the
+  /// scalar_order value by at most 1-2 ulp per step (the differences do not grow: the covariance
+  /// recursion is contractive); faster where the divider is the bottleneck.  Alarm decisions differ
+  /// only when a score lies within a few ulp of its threshold.
+  fast,
+};
+
+namespace detail {
+
+/// Hands out 64-byte aligned arrays from one caller-provided block.  With a null base it only
+/// counts the bytes needed (so bytes_needed() and carve() share one description of the layout).
+///
+/// Each array occupies an odd number of 64-byte lines: a bank reads element i of every array in
+/// the same step, and arrays whose starts differ by a multiple of 4 KiB would put all those lines
+/// into one set of the L1 cache (more arrays than it has ways: every step misses).
+class ArrayCarver {
+ public:
+  static constexpr std::size_t alignment = 64;
+
+  explicit ArrayCarver(void* base) noexcept : base_(static_cast<unsigned char*>(base)) {}
+
+  template <typename U>
+  U* take(std::size_t count) noexcept {
+    U* p = base_ != nullptr ? reinterpret_cast<U*>(base_ + offset_) : nullptr;
+    std::size_t lines = (count * sizeof(U) + alignment - 1) / alignment;
+    if (lines % 2 == 0) ++lines;
+    offset_ += lines * alignment;
+    return p;
+  }
+  /// Bytes used so far (a multiple of the alignment).
+  std::size_t bytes() const noexcept { return offset_; }
+
+ private:
+  unsigned char* base_;
+  std::size_t offset_ = 0;
+};
+
+/// Calls f(std::bool_constant<b>...) for the run-time flags b...: one instantiation of the fused
+/// loop per combination, so no flag is tested inside it.
+template <typename F>
+PHYSGUARD_BATCH_INLINE void with_flags(F&& f) {
+  f();
+}
+template <typename F, typename... Rest>
+PHYSGUARD_BATCH_INLINE void with_flags(F&& f, bool flag, Rest... rest) {
+  if (flag)
+    with_flags([&](auto... tail) { f(std::true_type{}, tail...); }, rest...);
+  else
+    with_flags([&](auto... tail) { f(std::false_type{}, tail...); }, rest...);
+}
+
+/// The batch type a lane kernel is called with (whole batches, then single remainder lanes).
+template <typename V>
+struct LaneTag {
+  using type = V;
+};
+
+/// Calls f(i, LaneTag<B>) for every whole batch of channels [i, i + lanes<B>()), then
+/// f(i, LaneTag<Single<T>>) for each channel left over.
+template <typename B, typename F>
+PHYSGUARD_BATCH_INLINE void for_each_batch(std::size_t n, F&& f) {
+  constexpr std::size_t W = lanes<B>();
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) f(i, LaneTag<B>{});
+  for (; i < n; ++i) f(i, LaneTag<Single<typename B::value_type>>{});
+}
+
+/// Delivers a finding: to `sink(finding, index)` when the sink takes the full channel index
+/// (banks may have more than 65536 channels; Finding::channel is 16 bits), else `sink(finding)`.
+template <typename Sink, typename T>
+inline void deliver(Sink& sink, const Finding<T>& f, std::size_t index) {
+  if constexpr (std::is_invocable<Sink&, const Finding<T>&, std::size_t>::value) {
+    sink(f, index);
+  } else {
+    (void)index;
+    sink(f);
+  }
+}
+
+// ---- lane kernels shared by several banks ---------------------------------------------------
+
+/// Bank-wide constants of a scalar Kalman measurement update.
+template <typename T>
+struct UpdateConstants {
+  T variance_floor;
+  T inverse_gate;  ///< 1 / chi-square gate (1 dof)
+  bool reject_outside_gate;
+  /// The common-case shortcut (common_lanes()) relies on S = P + r > 0, which a positive floor
+  /// guarantees; with a floor <= 0 every batch takes the general path.
+  bool common_path;
+
+  UpdateConstants(const EstimatorOptions<T>& options, T inverse_gate_1dof) noexcept
+      : variance_floor(options.variance_floor),
+        inverse_gate(inverse_gate_1dof),
+        reject_outside_gate(options.reject_outside_gate),
+        common_path(options.variance_floor > T(0)) {}
+};
+
+/// Innovation of a scalar measurement with innovation variance s: what detail::joseph_update and
+/// residual_of compute (1/s, NIS = y^2/s, residual y/sqrt(s)), per lane.  Only values: the lane
+/// tests are made where they are needed (few on the common path, see common_lanes()).
+template <typename V>
+struct ScalarInnovation {
+  V inv_s;
+  V nis;
+  V zn;          ///< normalised innovation y / sqrt(s)
+  V k_y;         ///< gain times innovation for x+ = x- + k_y
+};
+
+/// `ph` is P H' (the prior variance of the measured state).  scalar_order: the scalar filter's
+/// expressions (1/s, y y (1/s), (ph (1/s)) y, y / sqrt(s)).  fast: y/s is formed once and reused
+/// (NIS = y (y/s), gain term ph (y/s)), and the square root runs beside the division instead of
+/// after it (y/sqrt(s) = (y/s) sqrt(s)); each value within 1-2 ulp of the scalar_order one.
+template <typename V, bool Fast>
+PHYSGUARD_BATCH_INLINE ScalarInnovation<V> scalar_innovation(V y, V s, V ph) noexcept {
+  using T = typename V::value_type;
+  ScalarInnovation<V> r;
+  r.inv_s = V(T(1)) / s;
+  if (Fast) {
+    const V y_s = y * r.inv_s;
+    r.nis = y * y_s;
+    r.zn = y_s * batch::sqrt(s);
+    r.k_y = ph * y_s;
+  } else {
+    r.nis = y * y * r.inv_s;
+    r.zn = y / batch::sqrt(s);
+    r.k_y = ph * r.inv_s * y;
+  }
+  return r;
+}
+
+/// The lane tests of a scalar Kalman update (KalmanFilter's order), for the general path.
+template <typename V>
+struct UpdateChecks {
+  mask_t<V> in_ok;    ///< measurement (and input) finite
+  mask_t<V> pred_ok;  ///< prediction finite
+  mask_t<V> spd;      ///< S > 0 and finite
+  mask_t<V> nis_ok;   ///< NIS finite
+  mask_t<V> gated;    ///< outside the gate with gating on: tested, not fused
+  mask_t<V> upd_ok;   ///< updated state finite
+};
+
+/// Rejection test of the NIS: NIS / gate > 1 when gating is on (as KalmanFilter's test ratio).
+template <typename V, typename T>
+PHYSGUARD_BATCH_INLINE mask_t<V> gate_rejects(V nis, const UpdateConstants<T>& c) noexcept {
+  return c.reject_outside_gate ? (nis * V(c.inverse_gate) > V(T(1))) : !true_mask<V>();
+}
+
+/// The common case of a scalar Kalman bank, decided with one compare per lane: the lanes whose
+/// innovation passes the gate test (gating off: whose NIS is finite), whose updated state is
+/// finite (`probe`, the sum of the updated values times zero, is 0 and not NaN) and whose
+/// `excess` (statistic minus threshold, and anything else that must not be positive) is <= 0.
+/// With a positive variance floor such a lane passes every test of UpdateChecks: NIS finite =>
+/// y finite => z, u and the prediction finite; an infinite prior variance would make the gain a
+/// NaN (inf * 0) and with it the updated state; S = P + r > 0, and S overflows only when P r does,
+/// which makes the updated variance a NaN; |y / sqrt(S)| is about sqrt(NIS), finite.  So, when
+/// the lane was sampled and not in alarm, the sample is used and fused and no finding is due.
+template <typename V, typename T>
+PHYSGUARD_BATCH_INLINE mask_t<V> common_lanes(V nis, V probe, V excess,
+                                              const UpdateConstants<T>& c) noexcept {
+  const V zero(T(0));
+  // excess first: max(a, b) returns b when either is NaN, and only b can be NaN here
+  const V gate_excess = c.reject_outside_gate ? nis * V(c.inverse_gate) - V(T(1)) : nis * zero;
+  return probe + batch::max(excess, gate_excess) <= zero;
+}
+
+/// 0 when a and b are finite, NaN otherwise.
+template <typename V>
+PHYSGUARD_BATCH_INLINE V finite_probe(V a, V b) noexcept {
+  using T = typename V::value_type;
+  return a * V(T(0)) + b * V(T(0));
+}
+
+/// True when the L flag bytes at p are all zero (no lane in alarm).
+template <std::size_t L>
+PHYSGUARD_BATCH_INLINE bool all_zero(const std::uint8_t* p) noexcept {
+  if constexpr (L % 8 == 0) {
+    std::uint64_t acc = 0;
+    for (std::size_t k = 0; k < L; k += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + k, 8);
+      acc |= w;
+    }
+    return acc == 0;
+  } else {
+    unsigned acc = 0;
+    for (std::size_t k = 0; k < L; ++k) acc |= p[k];
+    return acc == 0;
+  }
+}
+/// True when none of the L flag bytes at p is zero (every lane sampled).
+template <std::size_t L>
+PHYSGUARD_BATCH_INLINE bool none_zero(const std::uint8_t* p) noexcept {
+  if constexpr (L % 8 == 0) {
+    std::uint64_t has_zero = 0;
+    for (std::size_t k = 0; k < L; k += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + k, 8);
+      has_zero |= (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+    }
+    return has_zero == 0;
+  } else {
+    bool all = true;
+    for (std::size_t k = 0; k < L; ++k) all = all && p[k] != 0;
+    return all;
+  }
+}
+
+/// Which lanes of a Kalman bank predicted, used the sample (statistic updated) and fused it, as
+/// KalmanInnovationSource + Pipeline decide: a sampled, finite measurement whose prediction is
+/// finite is predicted; it is used when S is positive definite, the NIS finite and either the
+/// update finite or the sample gated out (|y / sqrt(S)| ~ sqrt(NIS) is then finite too); it is
+/// fused unless gated out or the channel is in alarm (the filter coasts).
+template <typename M>
+struct UpdateLanes {
+  M predicted;
+  M used;
+  M fuse;
+};
+
+template <typename V>
+PHYSGUARD_BATCH_INLINE UpdateLanes<mask_t<V>> update_lanes(const mask_t<V>& sampled,
+                                                           const UpdateChecks<V>& k,
+                                                           const mask_t<V>& was_alarm) noexcept {
+  UpdateLanes<mask_t<V>> r;
+  r.predicted = sampled && k.in_ok && k.pred_ok;
+  r.used = r.predicted && k.spd && k.nis_ok && (k.gated || k.upd_ok);
+  r.fuse = r.used && !k.gated && !was_alarm;
+  return r;
+}
+
+/// Why a sampled lane of a Kalman bank was refused (KalmanFilter's status order).
+template <typename V>
+inline Status kalman_refusal(const UpdateChecks<V>& k, int lane) noexcept {
+  if (!k.in_ok[lane]) return Status::not_finite;
+  if (k.pred_ok[lane] && !k.spd[lane]) return Status::not_positive_definite;
+  return Status::numerical_failure;
+}
+
+/// Two-sided CUSUM step (CusumDetector::update): S+ = max(0, S+ + z - k), S- = max(0, S- - z - k),
+/// score max(S+, S-).  Same operations and ties as the scalar detector.
+template <typename V>
+struct CusumLanes {
+  V upper;
+  V lower;
+  V score;
+};
+
+template <typename V>
+PHYSGUARD_BATCH_INLINE CusumLanes<V> cusum_step(V upper, V lower, V z, V k) noexcept {
+  using T = typename V::value_type;
+  const V zero(T(0));
+  CusumLanes<V> r;
+  r.upper = batch::max(upper + z - k, zero);  // up > 0 ? up : 0
+  r.lower = batch::max(lower - z - k, zero);
+  r.score = batch::max(r.lower, r.upper);     // upper >= lower ? upper : lower
+  return r;
+}
+
+// ---- findings -------------------------------------------------------------------------------
+
+/// What happened in the lanes of one batch, gathered only when something did (refused samples,
+/// alarm edges); kept in plain arrays so the emission code runs out of line.
+template <typename T, std::size_t L>
+struct LaneEvents {
+  bool refused[L];
+  bool changed[L];
+  bool raised[L];
+  Status status[L];  ///< refused lanes: why; changed lanes: the decision's status (ok, gap)
+  T score[L];
+  T threshold[L];
+};
+
+/// Writes the optional per-step outputs (null pointers skipped): NIS and score of the lanes in
+/// `used`, 0 elsewhere.
+template <typename V, typename Outputs>
+PHYSGUARD_BATCH_INLINE void write_outputs(const Outputs& out, std::size_t i, V nis, V score,
+                                          const mask_t<V>& used) noexcept {
+  using T = typename V::value_type;
+  if (out.nis) store(select(used, nis, V(T(0))), out.nis + i);
+  if (out.score) store(select(used, score, V(T(0))), out.score + i);
+}
+
+/// The state every bank keeps besides its arrays, the parts of its interface that are the same in
+/// all banks, the loop over the channels and the finding emission.  Derived::for_each_array(
+/// Arrays&, visit) lists the arrays in storage order, calling visit(pointer, elements per channel);
+/// B is the batch type.
+template <typename Derived, typename T, typename B, typename ArraysT>
+class BankBase {
+ public:
+  using Arrays = ArraysT;
+
+  /// Bytes of one block that carve() cuts into the arrays of `channels` channels.
+  static std::size_t bytes_needed(std::size_t channels) noexcept {
+    Arrays a;
+    return carve_into(nullptr, channels, a);
+  }
+  /// Cuts the arrays out of `memory` (bytes_needed(channels) bytes; 64-byte alignment is best).
+  static Arrays carve(void* memory, std::size_t channels) noexcept {
+    Arrays a;
+    carve_into(memory, channels, a);
+    return a;
+  }
+
+  std::size_t size() const noexcept { return n_; }
+  /// Samples of channel i refused so far.
+  std::uint32_t refused(std::size_t i) const noexcept { return arr_.refused[i]; }
+  /// Refused samples over all channels.
+  std::uint64_t total_refused() const noexcept { return total_refused_; }
+  /// Scans refused because their time did not advance.
+  std::uint32_t refused_scans() const noexcept { return refused_scans_; }
+  const Arrays& arrays() const noexcept { return arr_; }
+
+ protected:
+  BankBase(std::size_t channels, const Arrays& arrays, std::size_t first_channel,
+           std::uint16_t detector_id) noexcept
+      : n_(channels), arr_(arrays), first_channel_(first_channel), detector_id_(detector_id) {
+    bool all_given = true;
+    Arrays copy = arrays;
+    Derived::for_each_array(copy, [&](auto*& p, std::size_t) { all_given = all_given && p; });
+    PHYSGUARD_ASSERT(all_given, "every array of a bank must be given");
+  }
+
+  /// Checks and accepts the scan time.  A time that does not advance refuses the whole scan:
+  /// returns false with `status` time_backwards / time_repeated (counted in refused_scans()).
+  bool begin_scan(Timestamp t, Status& status) noexcept {
+    status = guard_.check(t);
+    if (status == Status::time_backwards || status == Status::time_repeated) {
+      ++refused_scans_;
+      return false;
+    }
+    guard_.accept(t);
+    status = Status::ok;
+    return true;
+  }
+
+  /// Calls kernel(arrays, i, LaneTag<V>) for every batch of channels (V = B) and then for each
+  /// remaining channel (V = Single<T>), in one pass.  The kernel gets a local copy of the array
+  /// pointers: no store in the loop can alias them, so they stay in registers.
+  template <typename Kernel>
+  PHYSGUARD_BATCH_INLINE void scan(Kernel&& kernel) {
+    const Arrays arr = arr_;
+    for_each_batch<B>(n_, [&](std::size_t i, auto tag)
+                              PHYSGUARD_BATCH_LAMBDA_INLINE { kernel(arr, i, tag); });
+  }
+
+  /// Counts a refused sample of channel c.
+  void count_refused(std::size_t c) noexcept {
+    ++arr_.refused[c];
+    ++total_refused_;
+  }
+
+  /// A finding as Pipeline + default AlarmLogic emit it for a refused sample.
+  template <typename Sink>
+  void emit_refused(Sink& sink, Timestamp t, std::size_t c, std::uint16_t detector_offset,
+                    const char* detector, Status why, bool in_alarm) {
+    Finding<T> f;
+    f.time = t;
+    f.channel = static_cast<std::uint16_t>(first_channel_ + c);
+    f.detector_id = static_cast<std::uint16_t>(detector_id_ + detector_offset);
+    f.detector = detector;
+    f.kind = FindingKind::bad_input;
+    f.cause = Cause::sensor_fault;
+    f.state = in_alarm ? AlarmState::alarm : AlarmState::normal;
+    f.status = why;
+    deliver(sink, f, first_channel_ + c);
+  }
+
+  /// A finding as Pipeline + default AlarmLogic emit it when the alarm condition appears (state
+  /// alarm) or goes away (state cleared).
+  template <typename Sink>
+  void emit_edge(Sink& sink, Timestamp t, std::size_t c, std::uint16_t detector_offset,
+                 const char* detector, FindingKind kind, Cause cause, bool raised, T score,
+                 T threshold, Status status = Status::ok) {
+    Finding<T> f;
+    f.time = t;
+    f.channel = static_cast<std::uint16_t>(first_channel_ + c);
+    f.detector_id = static_cast<std::uint16_t>(detector_id_ + detector_offset);
+    f.detector = detector;
+    f.kind = kind;
+    f.cause = cause;
+    f.state = raised ? AlarmState::alarm : AlarmState::cleared;
+    f.status = status;
+    f.score = score;
+    f.threshold = threshold;
+    deliver(sink, f, first_channel_ + c);
+  }
+
+  /// Alarm logic of a one-detector bank (default AlarmConfig: the alarm follows the decision) for
+  /// the batch at channel i: lanes sampled but not taken are refused (status refusal(lane)), taken
+  /// lanes whose alarm differs from was_alarm changed.  Only when a lane did, the events go to
+  /// report(), out of line, after adjust(events) (a bank's own touches: scores, statuses).
+  template <typename V, typename Sink, typename Refusal, typename Adjust>
+  PHYSGUARD_BATCH_INLINE void alarm_logic(Timestamp t, std::size_t i, const mask_t<V>& sampled,
+                                          const mask_t<V>& taken, const mask_t<V>& was_alarm,
+                                          const mask_t<V>& alarm, V score, V threshold,
+                                          Sink& sink, FindingKind kind, Cause cause_on_alarm,
+                                          Refusal&& refusal, Adjust&& adjust) {
+    const mask_t<V> refused = sampled && !taken;
+    const mask_t<V> changed = taken && (alarm != was_alarm);
+    if (PHYSGUARD_BATCH_UNLIKELY(any(refused || changed))) {
+      LaneEvents<T, lanes<V>()> ev;
+      for (std::size_t j = 0; j < lanes<V>(); ++j) {
+        const int l = static_cast<int>(j);
+        ev.refused[j] = refused[l];
+        ev.changed[j] = changed[l];
+        ev.raised[j] = alarm[l];
+        ev.status[j] = ev.refused[j] ? refusal(l) : Status::ok;
+      }
+      store(score, ev.score);
+      store(threshold, ev.threshold);
+      adjust(ev);
+      report(t, i, ev, sink, kind, cause_on_alarm);
+    }
+  }
+
+  /// Findings of the batch at channel i of a one-detector bank: refused samples (counted) and
+  /// alarm edges (alarm flag updated; cause `cause_on_alarm` when raised, unknown when cleared).
+  template <typename Sink, std::size_t L>
+  PHYSGUARD_BATCH_COLD void report(Timestamp t, std::size_t i, const LaneEvents<T, L>& ev,
+                                   Sink& sink, FindingKind kind, Cause cause_on_alarm) {
+    for (std::size_t j = 0; j < L; ++j) {
+      const std::size_t c = i + j;
+      if (ev.refused[j]) {
+        count_refused(c);
+        emit_refused(sink, t, c, 0, Derived::name, ev.status[j], arr_.alarm[c] != 0);
+      } else if (ev.changed[j]) {
+        arr_.alarm[c] = ev.raised[j] ? 1 : 0;
+        emit_edge(sink, t, c, 0, Derived::name, kind, ev.raised[j] ? cause_on_alarm : Cause::unknown,
+                  ev.raised[j], ev.score[j], ev.threshold[j], ev.status[j]);
+      }
+    }
+  }
+
+  std::size_t n_;
+  Arrays arr_;
+  std::size_t first_channel_;
+  std::uint16_t detector_id_;
+  TimeGuard guard_{};
+  std::uint64_t total_refused_ = 0;
+  std::uint32_t refused_scans_ = 0;
+
+ private:
+  static std::size_t carve_into(void* memory, std::size_t n, Arrays& a) noexcept {
+    ArrayCarver c(memory);
+    Derived::for_each_array(a, [&](auto*& p, std::size_t per_channel) {
+      p = c.take<std::remove_reference_t<decltype(*p)>>(n * per_channel);
+    });
+    return c.bytes();
+  }
+};
+
+}  // namespace detail
+}  // namespace batch
+}  // namespace physguard
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
