@@ -18,6 +18,7 @@
 #include <physguard/compose/scalar_channel.hpp>
 #include <physguard/estimate/extended_kalman_filter.hpp>
 #include <physguard/estimate/kalman_filter.hpp>
+#include <physguard/estimate/steady_state_kalman_filter.hpp>
 #include <physguard/estimate/timed_filter.hpp>
 #include <physguard/estimate/unscented_kalman_filter.hpp>
 #include <physguard/signal/random_walk.hpp>
@@ -133,6 +134,30 @@ int main(int argc, char** argv) {
       kf.predict();
       return kf.update(KF::MeasurementVector::Constant(2.0f + 1e-2f * noise())).status;
     }, [&]() -> const KF::StateMatrix& { return kf.covariance(); }).ok;
+  }
+  {  // the same 2-state model with the constant (DARE) gain: no covariance arithmetic per step, so
+     // its P (the steady posterior, fixed at construction) cannot drift; the soak shows the state
+     // stays finite and gives the per-step cost.
+    using SS = SteadyStateKalmanFilter<float, 2, 1>;
+    SS::Model m;
+    const float dt = 0.1f;
+    m.A << 1.0f, dt, 0.0f, 1.0f;
+    m.C << 1.0f, 0.0f;
+    SS::StateMatrix Q;
+    const float q = 1e-6f;
+    Q << q * dt * dt * dt / 3, q * dt * dt / 2, q * dt * dt / 2, q * dt;
+    SS ss(m, Q, SS::MeasurementCovariance::Constant(1e-4f), SS::StateVector(2.0f, 0.0f));
+    if (!ss.ok()) {
+      std::printf("SteadyStateKalmanFilter: DARE failed (%s)\n", to_string(ss.status()));
+      ok = false;
+    } else {
+      ok &= soak("SteadyStateKalmanFilter<float,2,1>", steps, [&](long long) {
+        ss.predict();
+        const auto rec = ss.update(SS::MeasurementVector::Constant(2.0f + 1e-2f * noise()));
+        if (!all_finite(ss.state())) return Status::numerical_failure;
+        return rec.status;
+      }, [&]() -> const SS::StateMatrix& { return ss.posterior_covariance(); }).ok;
+    }
   }
   {  // 3-state, 2 measurements (the nonlinear test model, linear filter)
     physguard_test::LinearModel3<float> lm;

@@ -7,8 +7,9 @@
  *     static unsigned char mem[256] __attribute__((aligned(8)));
  *     assert(physguard_channel_size() <= sizeof mem);
  *     physguard_channel* ch = physguard_channel_init(mem, sizeof mem, &config, 7);
- *     physguard_finding f;
- *     if (physguard_channel_feed(ch, t_us, value, PHYSGUARD_QUALITY_GOOD, &f)) report(&f);
+ *     physguard_finding f[PHYSGUARD_MAX_FINDINGS_PER_FEED];
+ *     int n = physguard_channel_feed(ch, t_us, value, PHYSGUARD_QUALITY_GOOD, f);
+ *     for (int i = 0; i < n; ++i) report(&f[i]);
  *
  * The implementation is one C++ translation unit the integrator compiles with the firmware:
  * include/physguard/c_api/physguard_c.cpp (C++17, -fno-exceptions -fno-rtti are fine).
@@ -74,11 +75,15 @@ void physguard_channel_default_config(physguard_channel_config* config);
 physguard_channel* physguard_channel_init(void* memory, size_t size,
                                           const physguard_channel_config* config, uint16_t channel);
 
-/* Feeds one sample.  Returns 1 and fills `out` when there is a finding, 0 otherwise.  A refused
- * sample (NaN, infinity, bad quality, time going back) gives a finding with kind bad_input and
- * leaves the detector's state unchanged. */
+/* One sample can give at most this many findings: the range check clearing, then the filter's. */
+#define PHYSGUARD_MAX_FINDINGS_PER_FEED 2
+
+/* Feeds one sample.  Writes its findings, in order, to out[0..n) and returns n (0, 1 or 2); `out`
+ * must hold PHYSGUARD_MAX_FINDINGS_PER_FEED entries.  A refused sample (NaN, infinity, bad
+ * quality, time going back) gives a finding with kind bad_input and leaves the detector's state
+ * unchanged.  Returns 0 when ch or out is NULL. */
 int physguard_channel_feed(physguard_channel* ch, int64_t time_us, float value, int quality,
-                           physguard_finding* out);
+                           physguard_finding out[PHYSGUARD_MAX_FINDINGS_PER_FEED]);
 
 /* Current alarm state (enum physguard_state) and filter estimate. */
 int physguard_channel_state(const physguard_channel* ch);

@@ -25,7 +25,6 @@
 #include <physguard/compose/estimator_sources.hpp>
 #include <physguard/compose/pipeline.hpp>
 #include <physguard/consistency/command_response.hpp>
-#include <physguard/core/statistics.hpp>
 #include <physguard/detect/cusum.hpp>
 #include <physguard/detect/range_check.hpp>
 #include <physguard/detect/stuck_at.hpp>
@@ -41,6 +40,20 @@ constexpr int scans = 800;
 constexpr std::int64_t period_us = 100000;  // 100 ms scan
 constexpr std::int64_t boot_us = 1000000;   // first scan 1 s after boot
 constexpr T level_sigma_m = T(0.01);
+
+// Gates and thresholds as constants.  The probe never evaluates a chi-square quantile: that would
+// link lgamma, erf, pow, log, exp and software double arithmetic (~20 KB) for numbers known before
+// the firmware is built.  Computed on the host in double and rounded to float:
+//   level_gate            = (float)stats::chi_square_quantile(level_gate_probability, 1)  (4.89 sigma)
+//   level_inverse_gate    = (float)(1.0 / stats::chi_square_quantile(level_gate_probability, 1))
+//   nis_alarm_threshold   = (float)stats::chi_square_quantile(nis_alarm_probability, 1)   (3.89 sigma)
+// i.e. NisGateTable<float, 1>::for_probability(level_gate_probability).  The host twin
+// (host_main.cpp) recomputes them and fails the firmware ctest if a constant differs in any bit.
+constexpr double level_gate_probability = 1.0 - 1e-6;  // the filter's gate (EstimatorOptions default)
+constexpr double nis_alarm_probability = 1.0 - 1e-4;   // the NIS threshold detector
+constexpr T level_gate = 23.9281273f;
+constexpr T level_inverse_gate = 0.0417918228f;
+constexpr T nis_alarm_threshold = 15.1367054f;
 
 /// Small line buffer with integer-only formatting.
 class Line {
@@ -177,7 +190,8 @@ inline physguard::KalmanFilter<T, 2, 1> make_level_filter() {
   x0 << T(2.0), T(0);
   KF::StateMatrix P0;
   P0 << T(1e-2), T(0), T(0), T(1e-4);
-  return KF(m, Q, R, x0, P0);
+  const physguard::NisGateTable<T, 1> gates{{level_gate}, {level_inverse_gate}};
+  return KF(m, Q, R, x0, P0, gates);
 }
 
 inline physguard::AlarmConfig<T> cusum_alarm() {
@@ -199,8 +213,7 @@ struct Detectors {
   CusumPipe cusum{LevelSource(make_level_filter()), physguard::CusumDetector<T>(T(0.5), T(8)),
                   cusum_alarm(), 0};
   NisPipe nis{physguard::InnovationSource<T, 1>(physguard::InnovationOutput::nis),
-              physguard::ThresholdDetector<T>(static_cast<T>(
-                  physguard::stats::chi_square_quantile(1.0 - 1e-4, 1.0))),
+              physguard::ThresholdDetector<T>(nis_alarm_threshold),
               physguard::AlarmConfig<T>{}, 0};
   physguard::ValveCommandResponseChecker<T> valve{physguard::Duration::from_ms(500),
                                                   physguard::Duration::from_ms(3000),

@@ -34,7 +34,8 @@ static float noise(void) {
 int main(void) {
   physguard_channel_config cfg;
   physguard_channel* ch;
-  physguard_finding f;
+  physguard_finding f[PHYSGUARD_MAX_FINDINGS_PER_FEED];
+  int n, i;
   int k, alarm_at = -1, range_at = -1, nan_refused = 0, back_refused = 0, findings = 0;
   unsigned char snapshot[512];
 
@@ -58,7 +59,7 @@ int main(void) {
   cfg.r = -1.0f;
   CHECK(physguard_channel_init(memory, sizeof memory, &cfg, 1) == NULL);
   cfg.r = 1e-4f;
-  CHECK(physguard_channel_feed(NULL, 0, 1.0f, PHYSGUARD_QUALITY_GOOD, &f) == 0);
+  CHECK(physguard_channel_feed(NULL, 0, 1.0f, PHYSGUARD_QUALITY_GOOD, f) == 0);
 
   ch = physguard_channel_init(memory, sizeof memory, &cfg, 7);
   CHECK(ch != NULL);
@@ -70,21 +71,24 @@ int main(void) {
     if (k >= 500) v += 0.03f; /* 3-sigma bias from scan 500 */
     if (k == 300) v = 9.0f;   /* out of range */
     if (k == 400) v = NAN;
-    if (physguard_channel_feed(ch, t, v, PHYSGUARD_QUALITY_GOOD, &f)) {
+    n = physguard_channel_feed(ch, t, v, PHYSGUARD_QUALITY_GOOD, f);
+    CHECK(n >= 0 && n <= PHYSGUARD_MAX_FINDINGS_PER_FEED);
+    for (i = 0; i < n; ++i) {
       ++findings;
-      CHECK(f.channel == 7);
-      CHECK(f.time_us == t);
-      if (f.kind == PHYSGUARD_KIND_RESIDUAL && f.state == PHYSGUARD_STATE_ALARM && alarm_at < 0)
+      CHECK(f[i].channel == 7);
+      CHECK(f[i].time_us == t);
+      if (f[i].kind == PHYSGUARD_KIND_RESIDUAL && f[i].state == PHYSGUARD_STATE_ALARM &&
+          alarm_at < 0)
         alarm_at = k;
-      if (f.kind == PHYSGUARD_KIND_PLAUSIBILITY && f.state == PHYSGUARD_STATE_ALARM) {
+      if (f[i].kind == PHYSGUARD_KIND_PLAUSIBILITY && f[i].state == PHYSGUARD_STATE_ALARM) {
         range_at = k;
-        CHECK(f.cause == PHYSGUARD_CAUSE_SENSOR_FAULT);
-        CHECK(strcmp(f.detector, "range") == 0);
+        CHECK(f[i].cause == PHYSGUARD_CAUSE_SENSOR_FAULT);
+        CHECK(strcmp(f[i].detector, "range") == 0);
       }
-      if (f.kind == PHYSGUARD_KIND_BAD_INPUT) {
+      if (f[i].kind == PHYSGUARD_KIND_BAD_INPUT) {
         nan_refused += k == 400;
-        CHECK(f.status == 2); /* not_finite */
-        CHECK(f.cause == PHYSGUARD_CAUSE_SENSOR_FAULT);
+        CHECK(f[i].status == 2); /* not_finite */
+        CHECK(f[i].cause == PHYSGUARD_CAUSE_SENSOR_FAULT);
       }
     }
   }
@@ -97,11 +101,25 @@ int main(void) {
 
   /* A timestamp going back is refused and changes nothing. */
   memcpy(snapshot, memory, sizeof snapshot);
-  if (physguard_channel_feed(ch, 5000, 2.0f, PHYSGUARD_QUALITY_GOOD, &f)) {
-    back_refused = f.kind == PHYSGUARD_KIND_BAD_INPUT && f.status == 5; /* time_backwards */
+  if (physguard_channel_feed(ch, 5000, 2.0f, PHYSGUARD_QUALITY_GOOD, f) == 1) {
+    back_refused = f[0].kind == PHYSGUARD_KIND_BAD_INPUT && f[0].status == 5; /* time_backwards */
   }
   CHECK(back_refused == 1);
   CHECK(memcmp(snapshot, memory, physguard_channel_size()) == 0);
+
+  /* Two findings from one sample, none lost: out of range, then back in range with an
+   * earlier time -- the range check clears (out[0]) and the filter refuses the time (out[1]). */
+  {
+    const int64_t t = 1000000 + (int64_t)2000 * 100000;
+    CHECK(physguard_channel_feed(ch, t, 9.0f, PHYSGUARD_QUALITY_GOOD, f) == 1);
+    CHECK(f[0].kind == PHYSGUARD_KIND_PLAUSIBILITY && f[0].state == PHYSGUARD_STATE_ALARM);
+    CHECK(physguard_channel_feed(ch, t + 100000, 2.0f, PHYSGUARD_QUALITY_GOOD, f) >= 1);
+    CHECK(physguard_channel_feed(ch, t + 200000, 9.0f, PHYSGUARD_QUALITY_GOOD, f) == 1);
+    n = physguard_channel_feed(ch, t + 50000, 2.0f, PHYSGUARD_QUALITY_GOOD, f);
+    CHECK(n == 2);
+    CHECK(f[0].kind == PHYSGUARD_KIND_PLAUSIBILITY && f[0].state == PHYSGUARD_STATE_CLEARED);
+    CHECK(f[1].kind == PHYSGUARD_KIND_BAD_INPUT && f[1].status == 5); /* time_backwards */
+  }
 
   if (failures == 0) printf("C API: all checks passed (%d findings)\n", findings);
   return failures == 0 ? 0 : 1;

@@ -182,6 +182,28 @@ TEST_CASE_TEMPLATE("CUSUM pipeline: finding at the sample the hand-computed sum 
   CHECK(p.last_decision().score == T(10));
 }
 
+TEST_CASE_TEMPLATE("alarm_cause: the integrator names the cause a residual statistic cannot", T,
+                   float, double) {
+  PipelineOptions po;
+  po.alarm_cause = Cause::suspected_attack;
+  auto plain = make_pipeline(StandardizedSample<T>(T(5), T(2)), CusumDetector<T>(T(0.5), T(4)),
+                             AlarmConfig<T>{}, 7);
+  auto named = make_pipeline(StandardizedSample<T>(T(5), T(2)), CusumDetector<T>(T(0.5), T(4)),
+                             AlarmConfig<T>{}, 7, po);
+  Cause plain_cause = Cause::communication, named_cause = Cause::communication;
+  for (int i = 0; i < 30; ++i) {
+    const Sample<T> s = sample<T>(0.5 * i, i < 20 ? T(5) : T(8));
+    if (const auto o = plain.update(s)) plain_cause = o.finding.cause;
+    if (const auto o = named.update(s)) named_cause = o.finding.cause;
+  }
+  CHECK(plain_cause == Cause::unknown);
+  CHECK(named_cause == Cause::suspected_attack);
+  // A refused sample keeps its own cause.
+  const auto bad = named.update(sample<T>(20, std::numeric_limits<T>::quiet_NaN()));
+  REQUIRE(bad.has);
+  CHECK(bad.finding.cause == Cause::sensor_fault);
+}
+
 TEST_CASE_TEMPLATE("refused samples: bad_input finding, statistic not called, state unchanged", T,
                    float, double) {
   Pipeline<StandardizedSample<T>, CusumDetector<T>> p(StandardizedSample<T>(T(0), T(1)),

@@ -279,6 +279,37 @@ TEST_CASE_TEMPLATE("valve: long normal run with stroke-time spread raises nothin
   CHECK(arrivals > 30);
 }
 
+TEST_CASE_TEMPLATE("a response later than t_max across one long scan interval is a discrepancy",
+                   T, float, double) {
+  // Scans stop right after the command edge (a stalled poller, a lost link) and resume 5 s later
+  // with the feedback matching: the feedback took at least 5 s > t_max = 2 s.
+  DiscreteCommandResponseChecker<T> chk(Duration::from_ms(200), Duration::from_ms(2000));
+  double t = 0.0;
+  for (; t < 10.0; t += 0.1) REQUIRE_FALSE(chk.update(at(t), false, false).alarm);
+  const double edge = t;
+  CHECK(chk.update(at(edge), true, false).condition == Cond::in_transition);
+  CommandResponseDecision<T> d = chk.update(at(edge + 5.0), true, true);
+  CHECK(d.alarm);
+  CHECK(d.condition == Cond::discrepancy);
+  CHECK(d.cause == Cause::process_fault);
+  CHECK(d.score == doctest::Approx(2.5).epsilon(1e-4));
+  CHECK(d.response_time_s == doctest::Approx(5.0).epsilon(1e-4));
+  // Within t_max across one long interval: fine.
+  DiscreteCommandResponseChecker<T> ok(Duration::from_ms(200), Duration::from_ms(2000));
+  for (t = 0.0; t < 10.0; t += 0.1) REQUIRE_FALSE(ok.update(at(t), false, false).alarm);
+  CHECK(ok.update(at(edge), true, false).condition == Cond::in_transition);
+  CHECK_FALSE(ok.update(at(edge + 1.5), true, true).alarm);
+  // The valve checker the same way: a 20 s stroke seen in one interval, t_max = 10 s.
+  ValveCommandResponseChecker<T> v(Duration::from_seconds(2), Duration::from_seconds(10),
+                                   Duration::from_seconds(8));
+  for (t = 0.0; t < 5.0; t += 0.1) REQUIRE_FALSE(v.update(at(t), false, false, true).alarm);
+  v.update(at(t), true, false, true);
+  d = v.update(at(t + 20.0), true, true, false);
+  CHECK(d.alarm);
+  CHECK(d.condition == Cond::discrepancy);
+  CHECK(d.score == doctest::Approx(2.0).epsilon(1e-4));
+}
+
 TEST_CASE_TEMPLATE("valve faults and attacks", T, float, double) {
   ValveCommandResponseChecker<T> chk(Duration::from_seconds(2), Duration::from_seconds(10),
                                      Duration::from_seconds(8));

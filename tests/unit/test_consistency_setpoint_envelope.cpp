@@ -243,3 +243,22 @@ TEST_CASE_TEMPLATE("setpoint envelope: reset and set_baseline; no heap", T, floa
   CHECK(alarms > 0);
   CHECK(std::string(to_string(SetpointCriterion::ratio)) == "ratio");
 }
+
+TEST_CASE_TEMPLATE("learned baseline: a zero setpoint at start-up is not learned", T, float, double) {
+  // A dosing pump that starts stopped (setpoint 0, allowed by min_setpoint = 0): the baseline is
+  // learned from the first positive setpoint, so the normal value afterwards raises nothing.
+  SetpointEnvelopeParams<T> p = naoh_params<T>();
+  p.min_setpoint = T(0);
+  p.baseline = T(0);          // learn it
+  p.max_step = T(200);        // the pump may start at its setpoint at once
+  p.max_rate_per_s = T(1000);
+  SetpointEnvelope<T> env(p);
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(env.update(at(i), T(0)).alarm);
+  CHECK_FALSE(env.has_baseline());
+  CHECK_FALSE(env.update(at(10), T(100)).alarm);
+  CHECK(env.has_baseline());
+  CHECK(env.baseline() == T(100));
+  for (int i = 11; i < 100; ++i) CHECK_FALSE(env.update(at(i), T(100)).alarm);
+  // ... and the ratio criterion works against it: a hundredfold setpoint is caught.
+  CHECK(env.update(at(100), T(11100)).violated(SetpointCriterion::ratio));
+}

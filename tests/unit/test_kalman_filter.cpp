@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <physguard/core.hpp>
@@ -77,7 +78,7 @@ TEST_CASE("NIS of a correctly specified model lies in its 99% chi-square interva
       kf.predict();
       const auto rec = kf.update(m.C * x + v());
       REQUIRE(rec.accepted);
-      if (k >= 0) sum += rec.nis;
+      sum += rec.nis;
     }
     return sum;  // sum of NIS ~ chi2(steps) under the correct model
   };
@@ -199,13 +200,79 @@ TEST_CASE("covariance stays symmetric positive definite over 10^6 float steps") 
   KF kf(cv_model(dt), cv_noise(dt, 1e-3f), KF::MeasurementCovariance::Constant(1e-4f),
         KF::StateVector::Zero(), KF::StateMatrix::Identity() * 1e3f);
   physguard_test::GaussianSource<float, 1> v(Eigen::Matrix<float, 1, 1>::Constant(1e-4f), 7);
+  // Every step: exactly symmetric, positive diagonal and determinant (2x2: that is SPD); and the
+  // filter keeps working (almost every measurement accepted, none refused).
   bool healthy = true;
+  long accepted = 0, refused = 0;
+  int first_bad = -1;
   for (int k = 0; k < 1000000 && healthy; ++k) {
-    kf.predict();
-    kf.update(KF::MeasurementVector::Constant(std::sin(0.001f * static_cast<float>(k))) + v());
-    if (k % 1000 == 0) healthy = physguard_test::is_spd(kf.covariance(), 0.0);
+    if (kf.predict() != Status::ok) ++refused;
+    const auto rec =
+        kf.update(KF::MeasurementVector::Constant(std::sin(0.001f * static_cast<float>(k))) + v());
+    accepted += rec.accepted;
+    refused += rec.status != Status::ok && rec.status != Status::rejected_by_gate;
+    const auto& P = kf.covariance();
+    healthy = P(0, 1) == P(1, 0) && P(0, 0) > 0.0f && P(1, 1) > 0.0f &&
+              double(P(0, 0)) * double(P(1, 1)) - double(P(0, 1)) * double(P(1, 0)) > 0.0;
+    if (!healthy) first_bad = k;
   }
+  CAPTURE(first_bad);
   CHECK(healthy);
+  CHECK(refused == 0);
+  CHECK(accepted > 999000);
   CHECK(physguard_test::is_spd(kf.covariance(), 0.0));
   CHECK(all_finite(kf.state()));
+}
+
+TEST_CASE("a precomputed gate table gives a filter bit-identical to gate_probability") {
+  // Two measurements, so both the 1- and 2-dof gates are used (masks); p = 0.99 so that some
+  // measurements fall outside the gate.
+  using KF = KalmanFilter<float, 2, 2>;
+  const double p = 0.99;
+  auto m = cv_model(0.1f);
+  KF::Model model;
+  model.A = m.A;
+  model.C.setIdentity();
+  KF::MeasurementCovariance R;
+  R << 0.04f, 0.0f, 0.0f, 0.25f;
+  KF::Options opt;
+  opt.gate_probability = p;
+  const auto table = NisGateTable<float, 2>::for_probability(p);
+  CHECK(table.valid());
+  KF by_probability(model, cv_noise(0.1f, 0.5f), R, KF::StateVector::Zero(),
+                    KF::StateMatrix::Identity(), opt);
+  KF by_table(model, cv_noise(0.1f, 0.5f), R, KF::StateVector::Zero(), KF::StateMatrix::Identity(),
+              table);  // default options: gate_probability 1 - 1e-6 must not matter
+  for (int dof = 1; dof <= 2; ++dof) {
+    CHECK(by_table.gate(dof) == static_cast<float>(stats::chi_square_quantile(p, dof)));
+    CHECK(by_table.gate(dof) == by_probability.gate(dof));
+  }
+  physguard_test::GaussianSource<float, 2> v(R * 4.0f, 11);  // too much noise: gate hits
+  int gated = 0;
+  for (int k = 0; k < 2000; ++k) {
+    REQUIRE(by_probability.predict() == by_table.predict());
+    const KF::MeasurementVector z = KF::MeasurementVector(std::sin(0.01f * k), 0.0f) + v();
+    const MeasurementMask mask = k % 3 == 0 ? 0b01u : (k % 3 == 1 ? 0b10u : 0b11u);
+    const auto a = by_probability.update(z, mask);
+    const auto b = by_table.update(z, mask);
+    REQUIRE(a.status == b.status);
+    REQUIRE(a.accepted == b.accepted);
+    REQUIRE(a.dof == b.dof);
+    REQUIRE(std::memcmp(&a.nis, &b.nis, sizeof a.nis) == 0);
+    REQUIRE(std::memcmp(&a.gate, &b.gate, sizeof a.gate) == 0);
+    REQUIRE(std::memcmp(&a.test_ratio, &b.test_ratio, sizeof a.test_ratio) == 0);
+    REQUIRE(std::memcmp(by_probability.state().data(), by_table.state().data(),
+                        sizeof(float) * 2) == 0);
+    REQUIRE(std::memcmp(by_probability.covariance().data(), by_table.covariance().data(),
+                        sizeof(float) * 4) == 0);
+    if (a.status == Status::rejected_by_gate) ++gated;
+  }
+  CHECK(gated > 10);  // the gates were exercised
+  // A table for another probability is a different filter (the comparison above can fail).
+  const auto other = NisGateTable<float, 2>::for_probability(0.999);
+  CHECK(other.gate[0] > table.gate[0]);
+  // A table with a missing inverse is not valid (the constructor asserts on it).
+  NisGateTable<float, 2> broken = table;
+  broken.inverse_gate[1] = 0.0f;
+  CHECK_FALSE(broken.valid());
 }

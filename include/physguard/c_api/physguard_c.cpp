@@ -102,7 +102,7 @@ physguard_channel* physguard_channel_init(void* memory, size_t size,
 }
 
 int physguard_channel_feed(physguard_channel* ch, int64_t time_us, float value, int quality,
-                           physguard_finding* out) {
+                           physguard_finding out[PHYSGUARD_MAX_FINDINGS_PER_FEED]) {
   if (ch == nullptr || out == nullptr) return 0;
   Channel& c = ch->impl;
   Sample<float> s;
@@ -111,25 +111,22 @@ int physguard_channel_feed(physguard_channel* ch, int64_t time_us, float value, 
   s.quality = (quality >= 0 && quality <= 3) ? static_cast<Quality>(quality) : Quality::bad;
   // Plausibility first: a value outside the physical range is a sensor fault and never reaches
   // the filter (reported once when it starts and once when it ends).
+  int n = 0;
   const physguard::Decision<float> rd = c.range.update(s);
   if (rd.status == physguard::Status::ok && (rd.alarm != c.range_alarm)) {
     c.range_alarm = rd.alarm;
     copy_finding(rd.to_finding(c.channel, physguard::RangeCheck<float>::name,
                                rd.alarm ? physguard::AlarmState::alarm
                                         : physguard::AlarmState::cleared),
-                 out);
-    if (rd.alarm) return 1;
-    // back in range: report the clearing; the sample then goes on to the filter below, whose
-    // finding (if any) takes precedence in `out`.
-    const auto r = c.detector.update(c.config, s);
-    if (r.out.has) copy_finding(r.out.finding, out);
-    return 1;
+                 &out[n++]);
+    if (rd.alarm) return n;
+    // Back in range: the clearing is out[0]; the sample goes on to the filter below.
+  } else if (rd.alarm) {
+    return 0;  // still out of range: already reported
   }
-  if (rd.alarm) return 0;  // still out of range: already reported
   const auto r = c.detector.update(c.config, s);
-  if (!r.out.has) return 0;
-  copy_finding(r.out.finding, out);
-  return 1;
+  if (r.out.has) copy_finding(r.out.finding, &out[n++]);
+  return n;
 }
 
 int physguard_channel_state(const physguard_channel* ch) {

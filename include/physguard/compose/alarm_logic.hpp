@@ -167,6 +167,9 @@ class AlarmLogic {
     holding_off_ = false;
   }
 
+  /// False when a decision at time t would be refused as going backwards (earlier than the last
+  /// accepted one): lets a Pipeline refuse such an input before its statistic sees the value.
+  bool accepts_time(Timestamp t) const noexcept { return !(has_time_ && t < last_time_); }
   /// Stable state: normal, warning or alarm (never cleared; that is only a finding's state).
   AlarmState state() const noexcept { return stable_; }
   /// The statistic must not adapt its baseline (see class comment).

@@ -106,18 +106,24 @@ class KalmanInnovationSource {
       r.status = time_status;
       return r;
     }
-    const Status predicted = filter_.predict(u_);
+    // Work on a copy and commit only a usable result: a refused sample (an innovation that is
+    // not finite, for instance) leaves the filter, its clock and last_innovation() untouched.
+    Filter next = filter_;
+    const Status predicted = next.predict(u_);
     if (predicted != Status::ok) {
       r.status = predicted;
       return r;
     }
-    guard_.accept(s.time);
     typename Filter::MeasurementVector z;
     z(0) = s.value;
-    last_ = adapt ? filter_.update(z) : filter_.evaluate(z);
-    last_.time = s.time;
-    r = detail::residual_of(last_, s.time, output_);
-    if (r.status == Status::ok && time_status == Status::gap) r.status = Status::gap;
+    Record rec = adapt ? next.update(z) : next.evaluate(z);
+    rec.time = s.time;
+    r = detail::residual_of(rec, s.time, output_);
+    if (r.status != Status::ok) return r;
+    filter_ = next;
+    guard_.accept(s.time);
+    last_ = rec;
+    if (time_status == Status::gap) r.status = Status::gap;
     return r;
   }
 

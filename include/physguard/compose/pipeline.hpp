@@ -32,6 +32,11 @@ struct PipelineOptions {
   /// otherwise take long to decay after the change is gone.  Off by default: a plain reset() may
   /// also forget a learned baseline.
   bool reset_statistic_on_acknowledge = false;
+  /// Cause written into findings whose statistic does not know one (a residual statistic cannot
+  /// tell a falsified sensor from a leak).  The integrator who knows the plant may say, e.g.,
+  /// suspected_attack for a residual between two independent measurements.  Refused inputs keep
+  /// their own cause (sensor_fault, ...).
+  Cause alarm_cause = Cause::unknown;
 };
 
 namespace detail {
@@ -90,7 +95,8 @@ constexpr bool takes_adapt_flag_v = detail::takes_adapt_flag<Box, X>::value;
 /// (a detector stops learning its baseline while it is in alarm, so an attacker cannot teach it
 /// the attack), else with `update(x)`; the decision's time is set from the source; the alarm logic
 /// says whether a Finding is due.  A refused input leaves the statistic untouched (it is not even
-/// called when the source refused) and yields a bad_input finding.
+/// called when the source refused it or its time lies before the last accepted one) and yields a
+/// bad_input finding.
 ///
 /// Requirements: Source as in sources.hpp; Statistic has `static constexpr const char* name` and
 /// `Decision<T> update(const Source::value_type&)` (optionally with a trailing `bool adapt`).
@@ -127,7 +133,12 @@ class Pipeline {
     const bool adapt = !alarm_.in_alarm();
     const SourceResult<value_type> r = detail::update_maybe_adapt(source_, in, adapt);
     decision_type d;
-    if (is_used(r.status)) {
+    if (is_used(r.status) && !alarm_.accepts_time(r.time)) {
+      // Time going backwards: refused before the statistic sees the value, so a replayed old
+      // sample cannot move its sum (the finding is the one the alarm logic used to give).
+      static_cast<Decision<Scalar>&>(d) = refused<Scalar>(Status::time_backwards, r.time);
+      d.cause = Cause::unknown;
+    } else if (is_used(r.status)) {
       d = detail::update_maybe_adapt(statistic_, r.value, adapt);
       d.time = r.time;
       if (d.status == Status::ok && r.status == Status::gap) d.status = Status::gap;
@@ -183,6 +194,8 @@ class Pipeline {
     out.finding = d.to_finding(channel_, name, o.state, detector_id_);
     out.finding.status = o.status;
     out.finding.kind = is_used(o.status) ? d.kind : FindingKind::bad_input;
+    if (is_used(o.status) && out.finding.cause == Cause::unknown)
+      out.finding.cause = options_.alarm_cause;
     if (!is_used(o.status) && d.status != o.status) {
       // refused by the alarm logic itself (time going backwards): say so
       out.finding.cause = Cause::unknown;

@@ -88,7 +88,7 @@ class ScalarChannel {
   /// Back to the configured prior, alarm state normal.
   void reset(const Config& cfg) noexcept {
     x_(0) = cfg.x0;
-    P_(0) = cfg.p0 >= cfg.variance_floor ? cfg.p0 : cfg.variance_floor;
+    P_(0) = cfg.p0 < cfg.variance_floor ? cfg.variance_floor : cfg.p0;
     cusum_.reset();
     last_ = Timestamp{};
     window_ = 0;
@@ -106,20 +106,17 @@ class ScalarChannel {
       st = s.time < last_ ? Status::time_backwards : Status::time_repeated;
     if (st != Status::ok) return refuse(res, st, s.time);
 
-    // Predict (state unchanged if the result is not finite).
+    // Predict and update on copies: nothing is committed until the sample is known to be usable,
+    // so a refused sample leaves the channel exactly as it was.
     const T x_pred = cfg.a * x_(0);
     T p_pred = (cfg.a * cfg.a) * P_(0) + cfg.q;
-    p_pred = p_pred >= cfg.variance_floor ? p_pred : cfg.variance_floor;
+    p_pred = p_pred < cfg.variance_floor ? cfg.variance_floor : p_pred;  // NaN stays NaN
     if (!is_finite(x_pred) || !is_finite(p_pred)) return refuse(res, Status::numerical_failure, s.time);
-    x_(0) = x_pred;
-    P_(0) = p_pred;
-    has_last_ = true;
-    last_ = s.time;
 
     // Measurement update (Joseph form, shared code) or, in alarm, evaluation only.
     const Eigen::Matrix<T, 1, 1> H = Eigen::Matrix<T, 1, 1>::Constant(cfg.c);
     const Eigen::Matrix<T, 1, 1> R = Eigen::Matrix<T, 1, 1>::Constant(cfg.r);
-    const Eigen::Matrix<T, 1, 1> y = Eigen::Matrix<T, 1, 1>::Constant(s.value - cfg.c * x_(0));
+    const Eigen::Matrix<T, 1, 1> y = Eigen::Matrix<T, 1, 1>::Constant(s.value - cfg.c * x_pred);
     detail::NisGates<T, 1> gates;
     gates.values[0] = cfg.nis_gate;
     gates.inverses[0] = T(1) / cfg.nis_gate;
@@ -127,19 +124,20 @@ class ScalarChannel {
     options.reject_outside_gate = cfg.reject_outside_gate;
     options.variance_floor = cfg.variance_floor;
     const bool adapt = !in_alarm();
-    Eigen::Matrix<T, 1, 1> x = x_;
-    Eigen::Matrix<T, 1, 1> P = P_;
+    Eigen::Matrix<T, 1, 1> x = Eigen::Matrix<T, 1, 1>::Constant(x_pred);
+    Eigen::Matrix<T, 1, 1> P = Eigen::Matrix<T, 1, 1>::Constant(p_pred);
     const Innovation<T, 1> rec = detail::joseph_update(x, P, y, H, R, all_present(1), gates, options);
-    if (adapt) {
-      x_ = x;
-      P_ = P;
-    }
     res.filter_status = rec.status;
     if (rec.status != Status::ok && rec.status != Status::rejected_by_gate)
       return refuse(res, rec.status, s.time);
     res.nis = rec.nis;
     const T z = rec.y(0) / std::sqrt(rec.S(0, 0));
     if (!is_finite(z)) return refuse(res, Status::numerical_failure, s.time);
+    // The sample is usable: commit the time and the estimate (in alarm only the prediction).
+    has_last_ = true;
+    last_ = s.time;
+    x_(0) = adapt ? x(0) : x_pred;
+    P_(0) = adapt ? P(0) : p_pred;
 
     Decision<T> d = cusum_.update(z);
     d.time = s.time;

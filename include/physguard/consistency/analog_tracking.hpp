@@ -68,7 +68,9 @@ struct AnalogTrackingParams {
 /// Decision: score/threshold/alarm/direction of the statistic (direction = sign of the residual
 /// for CUSUM), kind = command_response.  refused_inputs: bit 0 command, bit 1 feedback.  Missing,
 /// bad or non-finite inputs and times going back / repeating are refused, state unchanged (the
-/// model is advanced on copies and committed only when the statistic accepted z).
+/// model is advanced on copies and committed only when the statistic accepted z).  A residual
+/// that overflows is refused (numerical_failure); if the feedback was moderate the model is
+/// re-aligned to the scan (values near the type's limit must not wedge the check).
 /// Cost per scan: one expm1 (two on a command change) plus the statistic.  sizeof with CUSUM:
 /// 128 bytes (float), 224 (double).
 template <typename T, typename Statistic = CusumDetector<T>>
@@ -118,23 +120,7 @@ class AnalogTrackingChecker {
     d.time = t;
     d.kind = FindingKind::command_response;
     if (!guard_.has_last()) {
-      // Align the model: at rest on the command when the feedback agrees with it (within the
-      // settled band: aligning to one noisy reading would start a transient the statistic sees),
-      // otherwise on the feedback (start-up in the middle of a move).
-      const T at_rest = p_.gain * clamp_position(command);
-      const T diff = feedback - at_rest;
-      if ((diff < T(0) ? -diff : diff) <= p_.settled_band) {
-        actuator_.reset(clamp_position(command));
-        lag_.reset(at_rest);
-      } else {
-        actuator_.reset(feedback / p_.gain);
-        lag_.reset(feedback);
-      }
-      command_ = command;
-      residual_ = T(0);
-      in_alarm_ = false;
-      cause_ = Cause::unknown;
-      guard_.accept(t);
+      align(t, command, feedback);
       d.threshold = statistic_threshold();
       d.status = Status::ok;
       return d;
@@ -154,8 +140,13 @@ class AnalogTrackingChecker {
     }
     const T residual = feedback - model;
     const T z = residual / p_.noise_sigma;
-    if (!is_finite(z))
+    if (!is_finite(z)) {
+      // When the feedback itself is moderate the model is at fault (aligned to an extreme
+      // feedback): it would overflow on every later scan too, so it is re-aligned to this scan,
+      // the one exception to "state unchanged" (found by the hostile-input test).
+      if (is_finite(T(2) * feedback / p_.noise_sigma)) align(t, command, feedback);
       return detail::consistency::refused_value<Result>(Status::numerical_failure, t);
+    }
     const Decision<T> s = statistic_.update(z);
     if (s.status != Status::ok) return detail::consistency::refused_value<Result>(s.status, t);
     // Commit.
@@ -202,6 +193,28 @@ class AnalogTrackingChecker {
   Timestamp last_time() const noexcept { return guard_.last(); }
 
  private:
+  // Align the model: at rest on the command when the feedback agrees with it (within the settled
+  // band: aligning to one noisy reading would start a transient the statistic sees), otherwise on
+  // the feedback (start-up in the middle of a move).
+  void align(Timestamp t, T command, T feedback) noexcept {
+    const T at_rest = p_.gain * clamp_position(command);
+    const T diff = feedback - at_rest;
+    if ((diff < T(0) ? -diff : diff) <= p_.settled_band) {
+      actuator_.reset(clamp_position(command));
+      lag_.reset(at_rest);
+    } else {
+      // Clamped here: feedback / gain overflows for a feedback near the limit and a gain below 1,
+      // and the actuator asserts on a non-finite position (it clamps finite ones the same way).
+      actuator_.reset(clamp_position(feedback / p_.gain));
+      lag_.reset(feedback);
+    }
+    command_ = command;
+    residual_ = T(0);
+    in_alarm_ = false;
+    cause_ = Cause::unknown;
+    guard_.accept(t);
+  }
+
   // Actuator over dt, then the lag driven by the actuator's mean position over the interval.
   // The actuator moves at its rate limit until it reaches its (clamped) target and then rests,
   // so the mean is the trapezoid over the stroking part plus the end position over the rest:

@@ -200,7 +200,7 @@ class DiscreteCommandResponseChecker {
       }
     } else if (feedback != feedback_) {
       if (feedback == command) {
-        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, sign_fb);
+        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, sign_fb, edge_hi_ == prev);
         pending_ = false;
         uncommanded_ = false;
       } else {
@@ -252,15 +252,23 @@ class DiscreteCommandResponseChecker {
 
  private:
   // The feedback matching the command was first seen at `seen`; the command edge lies in
-  // (edge_lo, edge_hi].  Longest delay compatible with the scans: seen - edge_lo.
+  // (edge_lo, edge_hi].  Longest delay compatible with the scans: seen - edge_lo; shortest:
+  // seen - edge_hi.  `unobserved` is true when no scan lay between the edge and `seen` (one long
+  // scan interval): a response later than t_max could not have been reported as a discrepancy
+  // yet, so it is reported here.
   void judge_response(Result& d, Timestamp seen, Timestamp edge_lo, Timestamp edge_hi,
-                      std::int8_t sign) const noexcept {
-    d.response_time_s = detail::consistency::seconds<T>(seen - edge_hi);
+                      std::int8_t sign, bool unobserved = false) const noexcept {
+    const Duration shortest = seen - edge_hi;
+    d.response_time_s = detail::consistency::seconds<T>(shortest);
     const Duration longest = seen - edge_lo;
     if (t_min_.us > 0 && longest < t_min_) {
       detail::consistency::set_alarm(d, CommandResponseCondition::response_too_fast,
                                      Cause::suspected_attack,
                                      detail::consistency::time_ratio<T>(t_min_, longest), sign);
+    } else if (unobserved && shortest > t_max_) {
+      detail::consistency::set_alarm(d, CommandResponseCondition::discrepancy,
+                                     Cause::process_fault,
+                                     detail::consistency::time_ratio<T>(shortest, t_max_), sign);
     }
   }
 
@@ -407,7 +415,7 @@ class ValveCommandResponseChecker {
       }
     } else if (p != position_) {
       if (p == target) {
-        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, command_open);
+        if (pending_) judge_response(d, t, edge_lo_, edge_hi_, command_open, edge_hi_ == prev);
         pending_ = false;
         uncommanded_ = false;
         judged = true;
@@ -471,15 +479,21 @@ class ValveCommandResponseChecker {
     return command_open ? std::int8_t{-1} : std::int8_t{1};
   }
 
+  // As the discrete checker's: too fast, or later than t_max with no scan in between.
   void judge_response(Result& d, Timestamp seen, Timestamp edge_lo, Timestamp edge_hi,
-                      bool command_open) const noexcept {
-    d.response_time_s = detail::consistency::seconds<T>(seen - edge_hi);
+                      bool command_open, bool unobserved = false) const noexcept {
+    const Duration shortest = seen - edge_hi;
+    d.response_time_s = detail::consistency::seconds<T>(shortest);
     const Duration longest = seen - edge_lo;
+    const std::int8_t sign = command_open ? std::int8_t{1} : std::int8_t{-1};
     if (t_min_.us > 0 && longest < t_min_) {
       detail::consistency::set_alarm(d, CommandResponseCondition::response_too_fast,
                                      Cause::suspected_attack,
-                                     detail::consistency::time_ratio<T>(t_min_, longest),
-                                     command_open ? std::int8_t{1} : std::int8_t{-1});
+                                     detail::consistency::time_ratio<T>(t_min_, longest), sign);
+    } else if (unobserved && shortest > t_max_) {
+      detail::consistency::set_alarm(d, CommandResponseCondition::discrepancy,
+                                     Cause::process_fault,
+                                     detail::consistency::time_ratio<T>(shortest, t_max_), sign);
     }
   }
 

@@ -77,7 +77,9 @@ struct ResponseModelParams {
 /// Decision: score / threshold / alarm / direction of the statistic, kind = command_response,
 /// cause = params.cause_on_alarm when alarming.  refused_inputs: bit 0 input, bit 1 PV.
 /// Bad input (missing, bad, non-finite, time going back / repeated) is refused, state unchanged:
-/// the model is advanced on a copy and committed only when the statistic accepted z.
+/// the model is advanced on a copy and committed only when the statistic accepted z.  A residual
+/// that overflows is refused (numerical_failure); if the PV was moderate the model is re-aligned
+/// to the scan, as after a gap (values near the type's limit must not wedge the check).
 /// Cost per scan: n model steps (n ~ 1) plus the statistic.  No heap.  sizeof with CUSUM and
 /// MaxDelaySamples = 16: 224 bytes (float), 400 (double) -- the delay line dominates.
 template <typename T, int MaxDelaySamples, typename Statistic = CusumDetector<T>>
@@ -134,9 +136,12 @@ class ResponseModelChecker {
       d.status = Status::ok;
       return d;
     }
-    // Whole periods since the model's grid point, rounded to nearest.
+    // Whole periods since the model's grid point, rounded to nearest: (since + P/2) / P, written
+    // without the addition, which overflows for a scan near the end of int64 time (found by fuzzing).
     const std::int64_t since = (t - model_time_).us;
-    const std::int64_t n = since <= 0 ? 0 : (since + period_.us / 2) / period_.us;
+    const std::int64_t n =
+        since <= 0 ? 0
+                   : since / period_.us + (since % period_.us >= period_.us - period_.us / 2 ? 1 : 0);
     if (n > p_.max_catch_up_samples) {
       align(t, input, process_variable);
       d.status = Status::gap;
@@ -147,8 +152,14 @@ class ResponseModelChecker {
     const T raw = process_variable - model.output();
     const T residual = raw - bias_;
     const T z = residual / p_.noise_sigma;
-    if (!is_finite(z))
+    if (!is_finite(z)) {
+      // When the PV itself is moderate the model is at fault (an extreme input in its delay line
+      // or an extreme PV it was aligned to): it would overflow on every later scan too, so it is
+      // re-aligned to this scan, the one exception to "state unchanged" (found by the
+      // hostile-input test: one FLT_MAX input refused every later scan).
+      if (is_finite(T(2) * process_variable / p_.noise_sigma)) align(t, input, process_variable);
       return detail::consistency::refused_value<Result>(Status::numerical_failure, t);
+    }
     const Decision<T> s = statistic_.update(z);
     if (s.status != Status::ok) return detail::consistency::refused_value<Result>(s.status, t);
     // Commit.
@@ -204,7 +215,9 @@ class ResponseModelChecker {
     const T steady = p_.gain * input;
     const T diff = pv - bias_ - steady;
     const bool near = (diff < T(0) ? -diff : diff) <= T(3) * p_.noise_sigma;
-    model_.reset(input, p_.assume_steady_start || near ? steady : pv - bias_);
+    T y0 = p_.assume_steady_start || near ? steady : pv - bias_;
+    if (!is_finite(y0)) y0 = pv;  // gain * input or pv - bias overflowed: never assert on data
+    model_.reset(input, y0);
     input_ = input;
     residual_ = T(0);
     model_time_ = t;

@@ -46,7 +46,9 @@ struct SetpointEnvelopeParams {
   /// Largest ratio max(sp, b) / min(sp, b) to the baseline b (> 1); 0 switches it off.  For
   /// positive quantities (concentrations, flows, absolute pressures).
   T max_ratio = T(0);
-  /// Operator baseline (> 0) to start from; 0: the first setpoint inside the limits.
+  /// Operator baseline (> 0) to start from; 0: the first setpoint inside the limits and above
+  /// ratio_floor.  Configure it where the monitor may start while an attack is already running:
+  /// a learned baseline trusts the first value it sees.
   T baseline = T(0);
   /// Time constant of the baseline learner, seconds; 0: the baseline is fixed.
   /// Use hours to days: a ramp slower than this is followed by the baseline.
@@ -184,8 +186,12 @@ class SetpointEnvelope {
     // Commit: baseline (initialise or learn, frozen while in alarm), budget, reference.
     if (!d.alarm) {
       if (!has_baseline_) {
-        baseline_ = setpoint;
-        has_baseline_ = true;
+        // Learn from the first setpoint above ratio_floor: a zero setpoint (pump off, dosing
+        // stopped) would make every later ratio huge and freeze the baseline at 0.
+        if (setpoint > p_.ratio_floor) {
+          baseline_ = setpoint;
+          has_baseline_ = true;
+        }
       } else if (p_.baseline_time_constant_s > T(0) && dt_s > T(0)) {
         baseline_ += dt_s / (p_.baseline_time_constant_s + dt_s) * (setpoint - baseline_);
       }

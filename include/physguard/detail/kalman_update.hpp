@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -177,7 +178,8 @@ inline bool assess(Innovation<T, Nz>& rec, const InnovationSolver<T, Nz>& solver
 /// Makes P exactly symmetric, floors its diagonal and clamps every correlation to [-1, 1]
 /// (|P_ij| <= sqrt(P_ii P_jj)): round-off in a near-singular update, or a floored variance, can
 /// otherwise leave a correlation above 1 and P indefinite (found by fuzzing a 2-state float filter).
-/// The clamp costs two multiplies and a compare per pair; the square root only runs when it acts.
+/// The clamp costs two multiplies and a compare per pair; the square root only runs when it acts
+/// (or when the squares overflow, where the roots are compared instead).
 template <typename T, int Nx>
 inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) noexcept {
   if constexpr (Nx > 1) {
@@ -189,16 +191,25 @@ inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) 
       }
   }
   for (int i = 0; i < Nx; ++i)
-    if (!(P(i, i) >= variance_floor)) P(i, i) = variance_floor;
+    if (P(i, i) < variance_floor) P(i, i) = variance_floor;  // a NaN stays NaN: callers refuse it
   if constexpr (Nx > 1) {
     for (int i = 0; i < Nx; ++i)
       for (int j = i + 1; j < Nx; ++j) {
         const T bound2 = P(i, i) * P(j, j);
-        if (P(i, j) * P(i, j) > bound2) {
-          const T b = std::sqrt(bound2);
-          P(i, j) = P(i, j) > T(0) ? b : -b;
-          P(j, i) = P(i, j);
+        const T pij2 = P(i, j) * P(i, j);
+        T b;
+        if (pij2 > bound2) {
+          b = std::sqrt(bound2);
+        } else if (pij2 == std::numeric_limits<T>::infinity()) {
+          // Both squares overflowed (|P_ij| above sqrt(max)): compare the roots instead (found by
+          // fuzzing a 3-state float EKF with variances around 1e21 and 1e31).
+          b = std::sqrt(P(i, i)) * std::sqrt(P(j, j));
+          if (!(std::abs(P(i, j)) > b)) continue;
+        } else {
+          continue;
         }
+        P(i, j) = P(i, j) > T(0) ? b : -b;
+        P(j, i) = P(i, j);
       }
   }
 }
@@ -305,7 +316,7 @@ inline Innovation<T, Nz> joseph_update(Eigen::Matrix<T, Nx, 1>& x, Eigen::Matrix
     // A second, independent division rather than a multiply by inv_s: it starts as soon as s is
     // known, which keeps P's chain one multiply shorter.
     T p_new = (p * r) / s;
-    p_new = p_new >= options.variance_floor ? p_new : options.variance_floor;
+    p_new = p_new < options.variance_floor ? options.variance_floor : p_new;  // NaN stays NaN
     if (!is_finite(x_new) || !is_finite(p_new)) {
       rec.status = Status::numerical_failure;
       return rec;

@@ -185,6 +185,9 @@ InvariantCheck<T, NSignals, std::decay_t<Functor>> make_invariant_check(
 ///
 /// Time: a level time stamp going back or repeating is refused, state unchanged; a gap longer than
 /// `max_gap` (if > 0) restarts the window (Status::gap): flows cannot be integrated across it.
+/// A residual that overflows (values near the type's limit) is refused with numerical_failure and,
+/// the one exception to "state unchanged", empties the window (the time is not accepted): an
+/// extreme value already in the window would otherwise make every later sample overflow too.
 /// The first M samples (and M after a gap) give no residual.  Cost O(M) per sample (the window is
 /// re-summed, so no round-off accumulates); sizeof ~ (M + 1) * (2 sizeof(T) + 8) + 64 bytes.
 template <typename T, int Intervals = 1>
@@ -285,6 +288,11 @@ class MassBalanceInvariant {
       times_[slot0] = old_time;
       levels_[slot0] = old_level;
       net_flow_[slot0] = old_flow;
+      // The window cannot be combined with this sample: one side holds a value near the type's
+      // limit.  Keeping the window would refuse every later sample against the same extreme
+      // value (an accepted FLT_MAX level wedged the check for good, found by the hostile-input
+      // test), so the window is emptied: the next M samples give no residual.
+      count_ = 0;
       r.status = Status::numerical_failure;
       r.available = false;
     }

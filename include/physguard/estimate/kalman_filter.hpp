@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 
+#include "../core/config.hpp"
 #include "../core/numeric.hpp"
 #include "../core/status.hpp"
 #include "../detail/kalman_update.hpp"
@@ -50,37 +51,48 @@ class KalmanFilter {
         u_last_(InputVector::Zero()),
         options_(options),
         gates_(options.gate_probability) {
+    PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
+                         all_finite(model.D) && all_finite(Q) && all_finite(R),
+                     "KalmanFilter: model, Q and R must be finite");
+    PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
+    detail::condition_covariance(P_, options_.variance_floor);
+  }
+
+  /// As above with precomputed NIS gates (`options.gate_probability` is not used): the chi-square
+  /// quantile is never evaluated, so nothing of libm is linked for it (firmware; see NisGateTable).
+  /// A table from `NisGateTable<T, Nz>::for_probability(p)` gives a filter bit-identical to one
+  /// constructed with `options.gate_probability = p`.
+  KalmanFilter(const Model& model, const StateMatrix& Q, const MeasurementCovariance& R,
+               const StateVector& x0, const StateMatrix& P0, const NisGateTable<T, Nz>& gates,
+               const Options& options = Options{})
+      : model_(model),
+        Q_(Q),
+        R_(R),
+        x_(x0),
+        P_(P0),
+        u_last_(InputVector::Zero()),
+        options_(options),
+        gates_(gates) {
+    PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
+                         all_finite(model.D) && all_finite(Q) && all_finite(R),
+                     "KalmanFilter: model, Q and R must be finite");
+    PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
+    PHYSGUARD_ASSERT(gates.valid(), "KalmanFilter: NIS gates must be positive, finite, inverses 1/gate");
     detail::condition_covariance(P_, options_.variance_floor);
   }
 
   /// Time update with the stored model and zero input.
   Status predict() { return predict(InputVector::Zero()); }
 
-  /// Time update with the stored model.
-  Status predict(const InputVector& u) { return predict(u, model_.A, model_.B, Q_); }
+  /// Time update with the stored model (checked when it was set).
+  Status predict(const InputVector& u) { return predict_with(u, model_.A, model_.B, Q_); }
 
   /// Time update with matrices valid for this step only (variable time step, time-varying model).
+  /// A non-finite entry in u, A, B or Q is refused with not_finite, the state untouched.
   Status predict(const InputVector& u, const StateMatrix& A, const InputMatrix& B,
                  const StateMatrix& Q) {
-    if (!all_finite(u)) return Status::not_finite;
-    StateVector x_new = A.lazyProduct(x_);
-    if constexpr (Nu > 0) x_new.noalias() += B * u;
-    StateMatrix P_new;
-    if constexpr (Nx == 1) {
-      // a^2 first: it does not depend on P, so only one multiply sits on P's dependency chain.
-      const T m = (A(0, 0) * A(0, 0)) * P_(0, 0) + Q(0, 0);
-      P_new(0, 0) = m >= options_.variance_floor ? m : options_.variance_floor;
-    } else {
-      const StateMatrix AP = A.lazyProduct(P_);
-      P_new = AP.lazyProduct(A.transpose());
-      P_new += Q;
-      detail::condition_covariance(P_new, options_.variance_floor);
-    }
-    if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
-    x_ = x_new;
-    P_ = P_new;
-    u_last_ = u;
-    return Status::ok;
+    if (!all_finite(A) || !all_finite(B) || !all_finite(Q)) return Status::not_finite;
+    return predict_with(u, A, B, Q);
   }
 
   /// Measurement update with every component present.
@@ -115,19 +127,60 @@ class KalmanFilter {
   /// The NIS gate used when `dof` components are present.
   T gate(int dof = Nz) const noexcept { return gates_.for_dof(dof); }
 
-  /// Replace the state and covariance (re-initialisation after a gap, for example).
-  void reset(const StateVector& x0, const StateMatrix& P0) {
+  /// Replace the state and covariance (re-initialisation after a gap, for example).  Non-finite
+  /// x0 or P0 is refused with not_finite and the filter keeps its state.
+  Status reset(const StateVector& x0, const StateMatrix& P0) {
+    if (!all_finite(x0) || !all_finite(P0)) return Status::not_finite;
     x_ = x0;
     P_ = P0;
     detail::condition_covariance(P_, options_.variance_floor);
+    return Status::ok;
   }
-  void set_model(const Model& model) { model_ = model; }
-  void set_process_noise(const StateMatrix& Q) { Q_ = Q; }
-  void set_measurement_noise(const MeasurementCovariance& R) { R_ = R; }
+  /// Replace the model, Q or R; a non-finite entry is refused with not_finite (nothing changes).
+  Status set_model(const Model& model) {
+    if (!all_finite(model.A) || !all_finite(model.B) || !all_finite(model.C) ||
+        !all_finite(model.D))
+      return Status::not_finite;
+    model_ = model;
+    return Status::ok;
+  }
+  Status set_process_noise(const StateMatrix& Q) {
+    if (!all_finite(Q)) return Status::not_finite;
+    Q_ = Q;
+    return Status::ok;
+  }
+  Status set_measurement_noise(const MeasurementCovariance& R) {
+    if (!all_finite(R)) return Status::not_finite;
+    R_ = R;
+    return Status::ok;
+  }
 
   EIGEN_MAKE_ALIGNED_OPERATOR_NEW
 
  private:
+  Status predict_with(const InputVector& u, const StateMatrix& A, const InputMatrix& B,
+                      const StateMatrix& Q) {
+    if (!all_finite(u)) return Status::not_finite;
+    StateVector x_new = A.lazyProduct(x_);
+    if constexpr (Nu > 0) x_new.noalias() += B * u;
+    StateMatrix P_new;
+    if constexpr (Nx == 1) {
+      // a^2 first: it does not depend on P, so only one multiply sits on P's dependency chain.
+      const T m = (A(0, 0) * A(0, 0)) * P_(0, 0) + Q(0, 0);
+      P_new(0, 0) = m < options_.variance_floor ? options_.variance_floor : m;  // NaN stays NaN
+    } else {
+      const StateMatrix AP = A.lazyProduct(P_);
+      P_new = AP.lazyProduct(A.transpose());
+      P_new += Q;
+      detail::condition_covariance(P_new, options_.variance_floor);
+    }
+    if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
+    x_ = x_new;
+    P_ = P_new;
+    u_last_ = u;
+    return Status::ok;
+  }
+
   Model model_;
   StateMatrix Q_;
   MeasurementCovariance R_;

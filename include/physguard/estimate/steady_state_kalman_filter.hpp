@@ -199,10 +199,13 @@ class SteadyStateKalmanFilter {
     return rec;
   }
 
-  /// Replace the state estimate (the covariance is the steady one by construction).
-  void reset(const StateVector& x0) {
+  /// Replace the state estimate (the covariance is the steady one by construction).  A non-finite
+  /// x0 is refused with not_finite and the filter keeps its state.
+  Status reset(const StateVector& x0) {
+    if (!all_finite(x0)) return Status::not_finite;
     x_ = x0;
     u_last_.setZero();
+    return Status::ok;
   }
 
   const StateVector& state() const noexcept { return x_; }

@@ -134,26 +134,35 @@ class TimedKalmanFilter {
       return rec;
     }
     const bool gap = time_status == Status::gap;
+    // Predict and update a copy; commit it (and the time) only when the sample is usable, so a
+    // refused sample leaves the filter exactly as it was.
+    Filter next = kf_;
     if (guard_.has_last()) {
       const T dt_s = to_seconds(guard_.elapsed(t));
       if (gap && timing_.gap_policy == GapPolicy::reinitialise) {
-        kf_.reset(kf_.state(), P0_);
-        hold_input(u);
+        (void)next.reset(next.state(), P0_);
+        hold_input(next, u);
       } else {
         const Model m = process_.model(dt_s);
         const StateMatrix Q = process_.process_noise(dt_s);
-        const Status ps = kf_.predict(u, m.A, m.B, Q);
+        const Status ps = next.predict(u, m.A, m.B, Q);
         if (ps != Status::ok) {  // nothing changed: the time is not accepted either
           rec.status = ps;
           return rec;
         }
       }
     } else {
-      hold_input(u);  // first sample: no interval to predict over
+      hold_input(next, u);  // first sample: no interval to predict over
     }
+    const Record upd = next.update(z, mask);
+    if (upd.status == Status::not_finite || upd.status == Status::numerical_failure ||
+        upd.status == Status::not_positive_definite) {
+      rec.status = upd.status;
+      return rec;
+    }
+    kf_ = next;
     guard_.accept(t);
     if (gap) ++gap_count_;
-    const Record upd = kf_.update(z, mask);
     rec.y = upd.y;
     rec.S = upd.S;
     rec.nis = upd.nis;
@@ -166,14 +175,17 @@ class TimedKalmanFilter {
   }
 
   /// Forget the time reference and restart from (x0, P0), taken as the prior at the next sample.
-  void reset(const StateVector& x0, const StateMatrix& P0) {
-    kf_.reset(x0, P0);
-    guard_.reset();
+  /// Non-finite x0 or P0 is refused with not_finite; nothing changes.
+  Status reset(const StateVector& x0, const StateMatrix& P0) {
+    const Status s = kf_.reset(x0, P0);
+    if (s == Status::ok) guard_.reset();
+    return s;
   }
   /// Restart from (x0, P0) as the prior at time t0.
-  void reset(Timestamp t0, const StateVector& x0, const StateMatrix& P0) {
-    reset(x0, P0);
-    guard_.accept(t0);
+  Status reset(Timestamp t0, const StateVector& x0, const StateMatrix& P0) {
+    const Status s = reset(x0, P0);
+    if (s == Status::ok) guard_.accept(t0);
+    return s;
   }
 
   const StateVector& state() const noexcept { return kf_.state(); }
@@ -196,8 +208,8 @@ class TimedKalmanFilter {
  private:
   // Zero-length prediction (A = I, B = 0, Q = 0): leaves x and P exactly as they are and makes u
   // the input whose feedthrough D u enters the next innovation.
-  void hold_input(const InputVector& u) {
-    (void)kf_.predict(u, StateMatrix::Identity(), InputMatrix::Zero(), StateMatrix::Zero());
+  static void hold_input(Filter& f, const InputVector& u) {
+    (void)f.predict(u, StateMatrix::Identity(), InputMatrix::Zero(), StateMatrix::Zero());
   }
 
   Process process_;

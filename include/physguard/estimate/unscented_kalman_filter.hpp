@@ -258,19 +258,29 @@ class UnscentedKalmanFilter {
   /// The NIS gate used when `dof` components are present.
   T gate(int dof = measurement_dim) const noexcept { return gates_.for_dof(dof); }
 
-  /// Replace the state and covariance (re-initialisation after a gap, for example).
-  void reset(const StateVector& x0, const StateMatrix& P0) {
+  /// Replace the state and covariance (re-initialisation after a gap, for example).  Non-finite
+  /// x0 or P0 is refused with not_finite and the filter keeps its state.
+  Status reset(const StateVector& x0, const StateMatrix& P0) {
+    if (!all_finite(x0) || !all_finite(P0)) return Status::not_finite;
     x_ = x0;
     P_ = P0;
     detail::condition_covariance(P_, options_.variance_floor);
+    return Status::ok;
   }
   void set_model(const Model& model) { model_ = model; }
   /// Per-step process noise (models without process_noise(dt_s) only).
   template <typename M = Model, typename std::enable_if<!has_process_noise_v<M>, int>::type = 0>
-  void set_process_noise(const StateMatrix& Q) {
+  Status set_process_noise(const StateMatrix& Q) {
+    if (!all_finite(Q)) return Status::not_finite;
     Q_ = Q;
+    return Status::ok;
   }
-  void set_measurement_noise(const MeasurementCovariance& R) { R_ = R; }
+  /// A non-finite R is refused with not_finite (nothing changes).
+  Status set_measurement_noise(const MeasurementCovariance& R) {
+    if (!all_finite(R)) return Status::not_finite;
+    R_ = R;
+    return Status::ok;
+  }
 
   EIGEN_MAKE_ALIGNED_OPERATOR_NEW
 
