@@ -365,6 +365,53 @@ TEST_CASE_TEMPLATE("Kalman innovation source: refused samples leave the filter u
   }
 }
 
+TEST_CASE_TEMPLATE("steady-state innovation source: closed-form random-walk gain, refusals", T,
+                   float, double) {
+  // Random walk, q and r: the steady prior variance solves P^2 - q P - q r = 0, so
+  // P = (q + sqrt(q^2 + 4 q r)) / 2, S = P + r, K = P / S.
+  const double q = 0.01, r = 0.25;
+  const double P = 0.5 * (q + std::sqrt(q * q + 4.0 * q * r));
+  const double S = P + r, K = P / S;
+  const double tol = std::is_same<T, float>::value ? 2e-4 : 1e-9;
+  using F = SteadyStateKalmanFilter<T, 1, 1>;
+  typename F::Model m;
+  m.A << T(1);
+  m.C << T(1);
+  typename F::Options o;
+  o.reject_outside_gate = false;
+  const F f(m, F::StateMatrix::Constant(T(q)), F::MeasurementCovariance::Constant(T(r)),
+            F::StateVector::Constant(T(1)), o);
+  REQUIRE(f.ok());
+  SteadyStateInnovationSource<T, 1> norm(f);
+  SteadyStateInnovationSource<T, 1> nis(f, InnovationOutput::nis);
+  double x = 1.0;
+  std::mt19937 rng(17);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  for (int i = 1; i <= 200; ++i) {
+    const T z = static_cast<T>(3.0 + noise(rng));
+    const double y = static_cast<double>(z) - x;
+    x += K * y;
+    const auto a = norm.update(sample<T>(0.1 * i, z));
+    const auto b = nis.update(sample<T>(0.1 * i, z));
+    REQUIRE(a.status == Status::ok);
+    REQUIRE(b.status == Status::ok);
+    CHECK(static_cast<double>(a.value) == doctest::Approx(y / std::sqrt(S)).epsilon(tol));
+    CHECK(static_cast<double>(b.value) == doctest::Approx(y * y / S).epsilon(tol).scale(1.0));
+    CHECK(static_cast<double>(norm.filter().state()(0)) == doctest::Approx(x).epsilon(tol));
+  }
+  // refused samples: status, filter untouched
+  const T x_before = norm.filter().state()(0);
+  const Sample<T> bad[] = {sample<T>(20.1, std::numeric_limits<T>::infinity()),
+                           sample<T>(20.1, T(1), Quality::bad), sample<T>(20.0, T(1)),
+                           sample<T>(19.0, T(1))};
+  const Status why[] = {Status::not_finite, Status::bad_quality, Status::time_repeated,
+                        Status::time_backwards};
+  for (int j = 0; j < 4; ++j) {
+    CHECK(norm.update(bad[j]).status == why[j]);
+    CHECK(norm.filter().state()(0) == x_before);
+  }
+}
+
 TEST_CASE_TEMPLATE("innovation source maps records; gated-out records are still residuals", T, float,
                    double) {
   InnovationSource<T, 1> src;

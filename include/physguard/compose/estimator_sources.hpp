@@ -10,6 +10,7 @@
 #include "../core/time.hpp"
 #include "../estimate/innovation.hpp"
 #include "../estimate/kalman_filter.hpp"
+#include "../estimate/steady_state_kalman_filter.hpp"
 #include "sources.hpp"
 
 namespace physguard {
@@ -71,25 +72,30 @@ class InnovationSource {
   InnovationOutput output_;
 };
 
-/// A scalar-measurement linear Kalman filter in front of a statistic: per Sample it screens the
-/// value and its time (a refused sample leaves the filter untouched), predicts one step (with the
-/// input set by set_input()), fuses the measurement and emits y / sqrt(S) or the NIS.
+/// A scalar-measurement linear filter in front of a statistic: per Sample it screens the value and
+/// its time (a refused sample leaves the filter untouched), predicts one step (with the input set
+/// by set_input()), fuses the measurement and emits y / sqrt(S) or the NIS.
 ///
 /// While the pipeline reports an alarm (adapt == false) the filter predicts but does not fuse: it
 /// coasts on its model instead of being dragged along by a falsified signal.  A measurement outside
 /// the filter's gate is not fused either but still reported (status rejected_by_gate in the record).
 /// No heap; sizeof is that of the filter plus a few words.
-template <typename T, int Nx, int Nu = 0>
-class KalmanInnovationSource {
+///
+/// `FilterT` is any filter with one measurement and the KalmanFilter interface (predict(u),
+/// update(z), evaluate(z), InputVector, MeasurementVector): KalmanInnovationSource and
+/// SteadyStateInnovationSource below name the two linear ones.
+template <typename FilterT>
+class FilterInnovationSource {
  public:
-  using Filter = KalmanFilter<T, Nx, 1, Nu>;
+  using Filter = FilterT;
+  using T = typename Filter::Scalar;
   using input_type = Sample<T>;
   using value_type = T;
   using Record = Innovation<T, 1>;
 
   /// `max_gap`: samples arriving later than this after the previous one pass with Status::gap
   /// (0: no gap check).  Time going backwards or repeating is refused.
-  explicit KalmanInnovationSource(const Filter& filter,
+  explicit FilterInnovationSource(const Filter& filter,
                                   InnovationOutput output = InnovationOutput::normalized,
                                   Duration max_gap = Duration{0}) noexcept
       : filter_(filter), guard_(max_gap), output_(output), u_(Filter::InputVector::Zero()) {}
@@ -144,6 +150,22 @@ class KalmanInnovationSource {
   InnovationOutput output_;
   typename Filter::InputVector u_;
   Record last_{};
+};
+
+/// FilterInnovationSource over the time-varying KalmanFilter<T, Nx, 1, Nu>.
+template <typename T, int Nx, int Nu = 0>
+class KalmanInnovationSource : public FilterInnovationSource<KalmanFilter<T, Nx, 1, Nu>> {
+ public:
+  using FilterInnovationSource<KalmanFilter<T, Nx, 1, Nu>>::FilterInnovationSource;
+};
+
+/// FilterInnovationSource over the constant-gain SteadyStateKalmanFilter<T, Nx, 1, Nu> (fixed
+/// sample period: the gain is the DARE's).
+template <typename T, int Nx, int Nu = 0>
+class SteadyStateInnovationSource
+    : public FilterInnovationSource<SteadyStateKalmanFilter<T, Nx, 1, Nu>> {
+ public:
+  using FilterInnovationSource<SteadyStateKalmanFilter<T, Nx, 1, Nu>>::FilterInnovationSource;
 };
 
 }  // namespace physguard
