@@ -101,8 +101,10 @@ struct CvEwmaOutputs {
 /// (1 - lambda)^(2t) has decayed below a quarter ulp of 1), ~55 other operations; 17 * sizeof(T)
 /// + 5 bytes of storage per channel.
 template <typename T, typename B = Batch<T>>
-class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<T>> {
-  using Base = detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<T>>;
+class CvEwmaBank : public detail::KalmanBankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<T>> {
+  using Base = detail::KalmanBankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<T>>;
+  friend Base;
+  friend detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<T>>;
 
  public:
   using Scalar = T;
@@ -110,6 +112,7 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
   using Arrays = CvEwmaArrays<T>;
   using Channel = CvEwmaChannel<T>;
   using Outputs = CvEwmaOutputs<T>;
+  static constexpr bool constant_gain = false;
   static constexpr const char* name = "ewma";
 
   /// The arrays in storage order: visit(pointer, elements per channel).
@@ -128,11 +131,7 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
              EwmaLimits limits = EwmaLimits::exact,
              BankArithmetic arithmetic = BankArithmetic::scalar_order,
              std::size_t first_channel = 0, std::uint16_t detector_id = 0)
-      : Base(channels, arrays, first_channel, detector_id),
-        options_(options),
-        gates_(options.gate_probability),
-        limits_(limits),
-        arithmetic_(arithmetic) {
+      : Base(channels, arrays, options, arithmetic, first_channel, detector_id), limits_(limits) {
     for (std::size_t i = 0; i < this->n_; ++i) configure(i, Channel{});
   }
 
@@ -140,29 +139,19 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
   void configure(std::size_t i, const Channel& c) noexcept {
     PHYSGUARD_ASSERT(i < this->n_, "channel index out of range");
     PHYSGUARD_ASSERT(is_finite(c.r) && c.r > T(0), "measurement variance r must be > 0");
-    PHYSGUARD_ASSERT(is_finite(c.ewma_lambda) && c.ewma_lambda > T(0) && c.ewma_lambda <= T(1),
-                     "EWMA lambda must be in (0, 1]");
-    PHYSGUARD_ASSERT(is_finite(c.ewma_L) && c.ewma_L > T(0), "EWMA L must be > 0");
     Arrays& a = this->arr_;
-    const T floor = options_.variance_floor;
+    const T floor = this->options_.variance_floor;
     a.dt[i] = c.dt_s;
     a.q00[i] = c.q00;
     a.q01[i] = c.q01;
     a.q11[i] = c.q11;
     a.r[i] = c.r;
-    a.lambda[i] = c.ewma_lambda;
-    a.L[i] = c.ewma_L;
-    // the same expressions as EwmaDetector's constructor
-    a.asymptotic_variance[i] = c.ewma_lambda / (T(2) - c.ewma_lambda);
-    a.retain_squared[i] = (T(1) - c.ewma_lambda) * (T(1) - c.ewma_lambda);
-    a.asymptotic_limit[i] = c.ewma_L * std::sqrt(a.asymptotic_variance[i]);
+    detail::configure_ewma(a, i, c.ewma_lambda, c.ewma_L);
     a.x0[i] = c.x0;
     a.x1[i] = c.v0;
     a.p00[i] = c.p00 >= floor ? c.p00 : floor;
     a.p01[i] = c.p01;
     a.p11[i] = c.p11 >= floor ? c.p11 : floor;
-    a.ewma[i] = T(0);
-    a.decay[i] = T(1);
     a.alarm[i] = 0;
     a.refused[i] = 0;
   }
@@ -171,16 +160,8 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
   template <typename Sink>
   Status step(Timestamp t, const T* z, const std::uint8_t* present, Sink&& sink,
               const Outputs& out = Outputs{}) {
-    Status status;
-    if (!this->begin_scan(t, status)) return status;
-    detail::with_flags(
-        [&](auto has_mask, auto write, auto exact, auto fast) {
-          run<decltype(has_mask)::value, decltype(write)::value, decltype(exact)::value,
-              decltype(fast)::value>(t, z, present, sink, out);
-        },
-        present != nullptr, out.nis != nullptr || out.score != nullptr,
-        limits_ == EwmaLimits::exact, arithmetic_ == BankArithmetic::fast);
-    return Status::ok;
+    return this->scan_lanes(t, z, nullptr, present, sink, out, present != nullptr,
+                            limits_ == EwmaLimits::exact);
   }
 
   T position(std::size_t i) const noexcept { return this->arr_.x0[i]; }
@@ -192,21 +173,9 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
   }
   /// EWMA statistic Z (signed).
   T ewma(std::size_t i) const noexcept { return this->arr_.ewma[i]; }
-  bool in_alarm(std::size_t i) const noexcept { return this->arr_.alarm[i] != 0; }
-  T gate() const noexcept { return gates_.for_dof(1); }
   EwmaLimits limits() const noexcept { return limits_; }
-  BankArithmetic arithmetic() const noexcept { return arithmetic_; }
 
  private:
-  template <bool HasMask, bool Write, bool Exact, bool Fast, typename Sink>
-  void run(Timestamp t, const T* z, const std::uint8_t* present, Sink& sink, const Outputs& out) {
-    const detail::UpdateConstants<T> uc(options_, gates_.inverse_for_dof(1));
-    this->scan([&](const Arrays& arr, std::size_t i, auto tag) PHYSGUARD_BATCH_LAMBDA_INLINE {
-      lanes_at<typename decltype(tag)::type, HasMask, Write, Exact, Fast>(arr, uc, i, t, z,
-                                                                          present, sink, out);
-    });
-  }
-
   /// Predicted and updated filter of one batch.  Clamp: apply condition_covariance's correlation
   /// clamp (the common path runs without it and checks that it would not have acted).
   template <typename V>
@@ -271,13 +240,11 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
     return select(over, select(p01 > V(T(0)), b, -b), p01);
   }
 
-  template <typename V, bool HasMask, bool Write, bool Exact, bool Fast, typename Sink>
+  template <typename V, bool HasMask, bool Exact, bool Fast, typename Sink>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z,
-                                       const std::uint8_t* present, Sink& sink,
+                                       const T* /*u*/, const std::uint8_t* present, Sink& sink,
                                        const Outputs& out) {
-    using M = mask_t<V>;
-    constexpr std::size_t L = lanes<V>();
     const V zero(T(0));
     const V floor(uc.variance_floor);
     const V zv = load<V>(z + i);
@@ -288,39 +255,22 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
     const V p11 = load<V>(arr.p11 + i);
     const auto f = filter<V, Fast, false>(arr, i, zv, floor, x0, x1, p00, p01, p11);
 
-    // EWMA (EwmaDetector::update).  Exact limits: L sqrt(av (1 - d)), d = (1 - lambda)^(2t);
-    // once d is below a quarter ulp of 1, 1 - d rounds to 1 and the limit is L sqrt(av), the
-    // asymptotic limit, bit for bit: d is then stored as 0 and the square root skipped.
-    const V lambda = load<V>(arr.lambda + i);
-    const V Z0 = load<V>(arr.ewma + i);
-    const V Z = lambda * f.in.zn + (V(T(1)) - lambda) * Z0;
-    V d0 = zero, d = zero;
-    V limit = load<V>(arr.asymptotic_limit + i);
-    if (Exact) {
-      d0 = load<V>(arr.decay + i);
-      const V decayed = d0 * load<V>(arr.retain_squared + i);
-      d = select(decayed < V(std::numeric_limits<T>::epsilon() / T(4)), zero, decayed);
-      if (any(d != zero))
-        limit = load<V>(arr.L + i) *
-                batch::sqrt(load<V>(arr.asymptotic_variance + i) * (V(T(1)) - d));
-    }
-    const V score = batch::max(-Z, Z);  // |Z| (Z < 0 ? -Z : Z)
+    // EWMA (EwmaDetector::update)
+    const auto e = detail::ewma_step<V, Exact>(arr, i, f.in.zn);
 
     // The common case (see detail::common_lanes), and no correlation clamp acting.
     const V clamp_excess = batch::max(f.pp01 * f.pp01 - f.pp00 * f.pp11,
                                       f.pn01 * f.pn01 - f.pn00 * f.pn11);
     const V probe = detail::finite_probe(f.xn0 + f.xn1, f.pn00 + f.pn11);
-    if (uc.common_path &&
-        all(detail::common_lanes(f.in.nis, probe, batch::max(score - limit, clamp_excess), uc)) &&
-        detail::all_zero<L>(arr.alarm + i) && (!HasMask || detail::none_zero<L>(present + i))) {
+    if (this->template common_case<V, HasMask>(uc, i, present, f.in.nis, probe,
+                                               batch::max(e.score - e.limit, clamp_excess))) {
       store(f.xn0, arr.x0 + i);
       store(f.xn1, arr.x1 + i);
       store(f.pn00, arr.p00 + i);
       store(f.pn01, arr.p01 + i);
       store(f.pn11, arr.p11 + i);
-      store(Z, arr.ewma + i);
-      if (Exact) store(d, arr.decay + i);
-      if (Write) detail::write_outputs(out, i, f.in.nis, score, true_mask<V>());
+      detail::store_statistic<Exact>(arr, i, e);
+      detail::write_outputs(out, i, f.in.nis, e.score, true_mask<V>());
       return;
     }
 
@@ -335,28 +285,21 @@ class CvEwmaBank : public detail::BankBase<CvEwmaBank<T, B>, T, B, CvEwmaArrays<
     ck.gated = detail::gate_rejects(g.in.nis, uc);
     ck.upd_ok = finite(g.xn0) && finite(g.xn1) && finite(g.pn00) && finite(g.pn01) &&
                 finite(g.pn11);
-    const M sampled = HasMask ? load_flags<V>(present + i) : true_mask<V>();
-    const M was_alarm = load_flags<V>(arr.alarm + i);
-    const auto ln = detail::update_lanes(sampled, ck, was_alarm);
-    store(select(ln.fuse, g.xn0, select(ln.predicted, g.xp0, x0)), arr.x0 + i);
-    store(select(ln.fuse, g.xn1, select(ln.predicted, g.xp1, x1)), arr.x1 + i);
-    store(select(ln.fuse, g.pn00, select(ln.predicted, g.pp00, p00)), arr.p00 + i);
-    store(select(ln.fuse, g.pn01, select(ln.predicted, g.pp01, p01)), arr.p01 + i);
-    store(select(ln.fuse, g.pn11, select(ln.predicted, g.pp11, p11)), arr.p11 + i);
-    const V Zg = lambda * g.in.zn + (V(T(1)) - lambda) * Z0;
-    const V score_g = batch::max(-Zg, Zg);
-    store(select(ln.used, Zg, Z0), arr.ewma + i);
-    if (Exact) store(select(ln.used, d, d0), arr.decay + i);
-    if (Write) detail::write_outputs(out, i, g.in.nis, score_g, ln.used);
-    this->alarm_logic(t, i, sampled, ln.used, was_alarm, ln.used && (score_g > limit), score_g,
-                      limit, sink, FindingKind::residual, Cause::unknown,
-                      [&](int l) { return detail::kalman_refusal(ck, l); }, [](auto&) {});
+    // the EWMA again on the clamped filter's residual (same limit and decay)
+    auto eg = e;
+    eg.Z = e.lambda * g.in.zn + (V(T(1)) - e.lambda) * e.Z0;
+    eg.score = batch::max(-eg.Z, eg.Z);
+    this->template finish_lanes<V, HasMask, Exact>(t, i, present, ck, g.in.nis, eg,
+                                                   [&](const auto& ln) {
+      store(select(ln.fuse, g.xn0, select(ln.predicted, g.xp0, x0)), arr.x0 + i);
+      store(select(ln.fuse, g.xn1, select(ln.predicted, g.xp1, x1)), arr.x1 + i);
+      store(select(ln.fuse, g.pn00, select(ln.predicted, g.pp00, p00)), arr.p00 + i);
+      store(select(ln.fuse, g.pn01, select(ln.predicted, g.pp01, p01)), arr.p01 + i);
+      store(select(ln.fuse, g.pn11, select(ln.predicted, g.pp11, p11)), arr.p11 + i);
+    }, sink, out);
   }
 
-  EstimatorOptions<T> options_;
-  physguard::detail::NisGates<T, 1> gates_;
   EwmaLimits limits_;
-  BankArithmetic arithmetic_;
 };
 
 }  // namespace batch

@@ -80,8 +80,11 @@ struct KalmanCusumOutputs {
 /// to a few ulp (bit for bit when neither uses fused multiply-add).
 ///
 /// step() is ONE pass over the channels in batches of batch::Batch<T> (SIMD) lanes; the remainder
-/// channels run the same code one lane at a time.  Per channel it reads z (and u, and the present
-/// flag), updates filter and CUSUM, and emits Findings exactly when the pipeline would:
+/// channels run the same code one lane at a time.  A batch whose lanes are all sampled, finite,
+/// fused and without alarm before or after (decided with one vector compare, see
+/// detail::common_lanes) stores its results directly; any other batch works out the lane masks.
+/// Per channel it reads z (and u, and the present flag), updates filter and CUSUM, and emits
+/// Findings exactly when the pipeline would:
 ///   - alarm raised (state alarm) / cleared (state cleared), kind residual, detector "cusum";
 ///   - refused sample (NaN or inf in z or u, numerical failure), kind bad_input, status why,
 ///     cause sensor_fault: the channel's state is untouched and its refused() count goes up.
@@ -90,15 +93,17 @@ struct KalmanCusumOutputs {
 ///
 /// Memory: the bank never allocates; it works on KalmanCusumArrays (caller-owned views, or
 /// carve() from one block; batch/host_storage.hpp has an owning wrapper for hosts).
-/// Bytes per channel: 10 * sizeof(T) + 5.  Per channel-update: 2 divisions, 1 square root,
-/// ~20 other floating-point operations.
+/// Bytes per channel: 10 * sizeof(T) + 5.  Per channel-update: 3 divisions and 1 square root
+/// (BankArithmetic::fast: 1 and 1), ~25 other floating-point operations.
 ///
-/// `B` is the batch type (default batch::Batch<T>; FixedBatch<T, W> forces the plain-loop backend).
+/// `B` is the batch type (default batch::Batch<T>; FixedBatch<T, W> forces the generic-vector
+/// backend, ArrayBatch<T, W> plain loops).
 template <typename T, typename B = Batch<T>>
 class KalmanCusumBank
-    : public detail::BankBase<KalmanCusumBank<T, B>, T, B, KalmanCusumArrays<T>> {
-  using Base = detail::BankBase<KalmanCusumBank<T, B>, T, B, KalmanCusumArrays<T>>;
+    : public detail::KalmanBankBase<KalmanCusumBank<T, B>, T, B, KalmanCusumArrays<T>> {
+  using Base = detail::KalmanBankBase<KalmanCusumBank<T, B>, T, B, KalmanCusumArrays<T>>;
   friend Base;
+  friend detail::BankBase<KalmanCusumBank<T, B>, T, B, KalmanCusumArrays<T>>;
 
  public:
   using Scalar = T;
@@ -106,6 +111,7 @@ class KalmanCusumBank
   using Arrays = KalmanCusumArrays<T>;
   using Channel = KalmanCusumChannel<T>;
   using Outputs = KalmanCusumOutputs<T>;
+  static constexpr bool constant_gain = false;
   static constexpr const char* name = "cusum";
 
   /// The arrays in storage order: visit(pointer, elements per channel).
@@ -131,10 +137,7 @@ class KalmanCusumBank
                   const EstimatorOptions<T>& options = EstimatorOptions<T>{},
                   BankArithmetic arithmetic = BankArithmetic::scalar_order,
                   std::size_t first_channel = 0, std::uint16_t detector_id = 0)
-      : Base(channels, arrays, first_channel, detector_id),
-        options_(options),
-        arithmetic_(arithmetic),
-        gates_(options.gate_probability) {
+      : Base(channels, arrays, options, arithmetic, first_channel, detector_id) {
     for (std::size_t i = 0; i < this->n_; ++i) configure(i, Channel{});
   }
 
@@ -144,19 +147,14 @@ class KalmanCusumBank
     PHYSGUARD_ASSERT(is_finite(c.a) && is_finite(c.b) && is_finite(c.q) && c.q >= T(0),
                      "model a, b, q must be finite, q >= 0");
     PHYSGUARD_ASSERT(is_finite(c.r) && c.r > T(0), "measurement variance r must be > 0");
-    PHYSGUARD_ASSERT(is_finite(c.cusum_k) && c.cusum_k >= T(0), "CUSUM k must be >= 0");
-    PHYSGUARD_ASSERT(is_finite(c.cusum_h) && c.cusum_h > T(0), "CUSUM h must be > 0");
     Arrays& a = this->arr_;
     a.a[i] = c.a;
     a.b[i] = c.b;
     a.q[i] = c.q;
     a.r[i] = c.r;
-    a.k[i] = c.cusum_k;
-    a.h[i] = c.cusum_h;
+    detail::configure_cusum(a, i, c.cusum_k, c.cusum_h);
     a.x[i] = c.x0;
-    a.p[i] = c.p0 >= options_.variance_floor ? c.p0 : options_.variance_floor;
-    a.upper[i] = T(0);
-    a.lower[i] = T(0);
+    a.p[i] = c.p0 >= this->options_.variance_floor ? c.p0 : this->options_.variance_floor;
     a.alarm[i] = 0;
     a.refused[i] = 0;
   }
@@ -169,50 +167,24 @@ class KalmanCusumBank
   template <typename Sink>
   Status step(Timestamp t, const T* z, const T* u, const std::uint8_t* present, Sink&& sink,
               const Outputs& out = Outputs{}) {
-    Status status;
-    if (!this->begin_scan(t, status)) return status;
-    detail::with_flags(
-        [&](auto has_u, auto has_mask, auto write, auto fast) {
-          run<decltype(has_u)::value, decltype(has_mask)::value, decltype(write)::value,
-              decltype(fast)::value>(t, z, u, present, sink, out);
-        },
-        u != nullptr, present != nullptr, out.nis != nullptr || out.score != nullptr,
-        arithmetic_ == BankArithmetic::fast);
-    return Status::ok;
+    return this->scan_lanes(t, z, u, present, sink, out, u != nullptr, present != nullptr);
   }
 
   T state(std::size_t i) const noexcept { return this->arr_.x[i]; }
   T variance(std::size_t i) const noexcept { return this->arr_.p[i]; }
   T cusum_upper(std::size_t i) const noexcept { return this->arr_.upper[i]; }
   T cusum_lower(std::size_t i) const noexcept { return this->arr_.lower[i]; }
-  bool in_alarm(std::size_t i) const noexcept { return this->arr_.alarm[i] != 0; }
-  /// NIS gate (chi-square quantile, 1 dof) and the options it came from.
-  T gate() const noexcept { return gates_.for_dof(1); }
-  const EstimatorOptions<T>& options() const noexcept { return options_; }
-  BankArithmetic arithmetic() const noexcept { return arithmetic_; }
 
  private:
-  template <bool HasU, bool HasMask, bool Write, bool Fast, typename Sink>
-  void run(Timestamp t, const T* z, const T* u, const std::uint8_t* present, Sink& sink,
-           const Outputs& out) {
-    const detail::UpdateConstants<T> uc(options_, gates_.inverse_for_dof(1));
-    this->scan([&](const Arrays& arr, std::size_t i, auto tag) PHYSGUARD_BATCH_LAMBDA_INLINE {
-      lanes_at<typename decltype(tag)::type, HasU, HasMask, Write, Fast>(arr, uc, i, t, z, u,
-                                                                         present, sink, out);
-    });
-  }
-
   // Channels i .. i + lanes<V>() - 1: the whole update in one pass.  The common case (every lane
   // sampled, finite, fused, no alarm before or after) stores without selects; otherwise the lane
   // masks are worked out and the (rare) lanes that were refused or changed alarm state leave
   // through report(), out of line.
-  template <typename V, bool HasU, bool HasMask, bool Write, bool Fast, typename Sink>
+  template <typename V, bool HasU, bool HasMask, bool Fast, typename Sink>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z, const T* u,
                                        const std::uint8_t* present, Sink& sink,
                                        const Outputs& out) {
-    using M = mask_t<V>;
-    constexpr std::size_t L = lanes<V>();
     const V floor(uc.variance_floor);
     const V zv = load<V>(z + i);
     const V uv = HasU ? load<V>(u + i) : V(T(0));
@@ -233,19 +205,15 @@ class KalmanCusumBank
     const V pn = batch::max(floor, Fast ? (pp * r) * in.inv_s : (pp * r) / s);
 
     // CUSUM (CusumDetector::update)
-    const V up0 = load<V>(arr.upper + i);
-    const V lo0 = load<V>(arr.lower + i);
-    const auto cu = detail::cusum_step(up0, lo0, in.zn, load<V>(arr.k + i));
-    const V h = load<V>(arr.h + i);
+    const auto cu = detail::cusum_step(arr, i, in.zn);
 
-    if (uc.common_path &&
-        all(detail::common_lanes(in.nis, detail::finite_probe(xn, pn), cu.score - h, uc)) &&
-        detail::all_zero<L>(arr.alarm + i) && (!HasMask || detail::none_zero<L>(present + i))) {
+    if (this->template common_case<V, HasMask>(uc, i, present, in.nis,
+                                               detail::finite_probe(xn, pn),
+                                               cu.score - cu.limit)) {
       store(xn, arr.x + i);
       store(pn, arr.p + i);
-      store(cu.upper, arr.upper + i);
-      store(cu.lower, arr.lower + i);
-      if (Write) detail::write_outputs(out, i, in.nis, cu.score, true_mask<V>());
+      detail::store_statistic(arr, i, cu);
+      detail::write_outputs(out, i, in.nis, cu.score, true_mask<V>());
       return;
     }
 
@@ -257,22 +225,12 @@ class KalmanCusumBank
     ck.nis_ok = finite(in.nis);
     ck.gated = detail::gate_rejects(in.nis, uc);
     ck.upd_ok = finite(xn) && finite(pn);
-    const M sampled = HasMask ? load_flags<V>(present + i) : true_mask<V>();
-    const M was_alarm = load_flags<V>(arr.alarm + i);
-    const auto ln = detail::update_lanes(sampled, ck, was_alarm);
-    store(select(ln.fuse, xn, select(ln.predicted, xp, x)), arr.x + i);
-    store(select(ln.fuse, pn, select(ln.predicted, pp, p)), arr.p + i);
-    store(select(ln.used, cu.upper, up0), arr.upper + i);
-    store(select(ln.used, cu.lower, lo0), arr.lower + i);
-    if (Write) detail::write_outputs(out, i, in.nis, cu.score, ln.used);
-    this->alarm_logic(t, i, sampled, ln.used, was_alarm, ln.used && (cu.score > h), cu.score, h,
-                      sink, FindingKind::residual, Cause::unknown,
-                      [&](int l) { return detail::kalman_refusal(ck, l); }, [](auto&) {});
+    this->template finish_lanes<V, HasMask>(t, i, present, ck, in.nis, cu, [&](const auto& ln) {
+      store(select(ln.fuse, xn, select(ln.predicted, xp, x)), arr.x + i);
+      store(select(ln.fuse, pn, select(ln.predicted, pp, p)), arr.p + i);
+    }, sink, out);
   }
 
-  EstimatorOptions<T> options_;
-  BankArithmetic arithmetic_;
-  physguard::detail::NisGates<T, 1> gates_;
 };
 
 }  // namespace batch

@@ -132,14 +132,11 @@ class ResponseCusumBank : public detail::BankBase<ResponseCusumBank<T, MaxDelayS
     a.one_minus_a[i] = -std::expm1(-ts / c.time_constant_s);
     a.sigma[i] = c.noise_sigma;
     a.bias[i] = c.bias;
-    a.k[i] = c.cusum_k;
-    a.h[i] = c.cusum_h;
+    detail::configure_cusum(a, i, c.cusum_k, c.cusum_h);
     a.delay[i] = static_cast<std::int32_t>(samples);
     a.y[i] = T(0);
     a.input[i] = T(0);
     a.since[i] = T(0);
-    a.upper[i] = T(0);
-    a.lower[i] = T(0);
     for (int s = 0; s < slots; ++s) slot(s)[i] = T(0);
     a.initialised[i] = 0;
     a.alarm[i] = 0;
@@ -204,10 +201,10 @@ class ResponseCusumBank : public detail::BankBase<ResponseCusumBank<T, MaxDelayS
     const V p = load<V>(pv + i);
     const V since = load<V>(arr.since + i) + V(T(1));
     const V zn = ((p - y) - load<V>(arr.bias + i)) / load<V>(arr.sigma + i);
-    const V up0 = load<V>(arr.upper + i);
-    const V lo0 = load<V>(arr.lower + i);
-    const auto cu = detail::cusum_step(up0, lo0, zn, load<V>(arr.k + i));
-    const V h = load<V>(arr.h + i);
+    const auto cu = detail::cusum_step(arr, i, zn);
+    const V h = cu.limit;
+    const V up0 = cu.upper0;
+    const V lo0 = cu.lower0;
     const V max_since(static_cast<T>(settings_.max_catch_up_samples));
 
     // The common case: every lane initialised, scanned, finite (u, and the residual, hence pv),

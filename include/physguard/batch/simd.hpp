@@ -39,7 +39,17 @@
 #define PHYSGUARD_BATCH_STDX 0
 #endif
 #if PHYSGUARD_BATCH_STDX
+// GCC 12's AVX-512 intrinsics headers trip -Wuninitialized / -Wmaybe-uninitialized on their own
+// `__Y = __Y` placeholders once std::experimental::simd inlines them (GCC PR 105593, fixed in
+// GCC 13); quiet them here, where the intrinsics headers are first included.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #include <experimental/simd>
+#pragma GCC diagnostic pop
 #endif
 
 #if !defined(PHYSGUARD_NO_SIMD) && defined(__GNUC__)

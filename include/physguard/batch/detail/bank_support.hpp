@@ -5,6 +5,7 @@
 // Internal: not part of the API.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "../../core/config.hpp"
 #include "../../core/finding.hpp"
+#include "../../core/numeric.hpp"
 #include "../../core/status.hpp"
 #include "../../core/time.hpp"
 #include "../../estimate/options.hpp"
@@ -276,24 +278,125 @@ inline Status kalman_refusal(const UpdateChecks<V>& k, int lane) noexcept {
   return Status::numerical_failure;
 }
 
-/// Two-sided CUSUM step (CusumDetector::update): S+ = max(0, S+ + z - k), S- = max(0, S- - z - k),
-/// score max(S+, S-).  Same operations and ties as the scalar detector.
+/// Two-sided CUSUM step (CusumDetector::update) of the lanes at channel i, from a bank's arrays
+/// `upper`, `lower`, `k` and `h`: S+ = max(0, S+ + z - k), S- = max(0, S- - z - k), score
+/// max(S+, S-), limit h.  Same operations and ties as the scalar detector.
 template <typename V>
 struct CusumLanes {
-  V upper;
-  V lower;
-  V score;
+  V upper0, lower0;  ///< before
+  V upper, lower;    ///< after
+  V score, limit;
 };
 
-template <typename V>
-PHYSGUARD_BATCH_INLINE CusumLanes<V> cusum_step(V upper, V lower, V z, V k) noexcept {
+template <typename V, typename Arrays>
+PHYSGUARD_BATCH_INLINE CusumLanes<V> cusum_step(const Arrays& arr, std::size_t i, V z) noexcept {
   using T = typename V::value_type;
   const V zero(T(0));
+  const V k = load<V>(arr.k + i);
   CusumLanes<V> r;
-  r.upper = batch::max(upper + z - k, zero);  // up > 0 ? up : 0
-  r.lower = batch::max(lower - z - k, zero);
-  r.score = batch::max(r.lower, r.upper);     // upper >= lower ? upper : lower
+  r.upper0 = load<V>(arr.upper + i);
+  r.lower0 = load<V>(arr.lower + i);
+  r.upper = batch::max(r.upper0 + z - k, zero);  // up > 0 ? up : 0
+  r.lower = batch::max(r.lower0 - z - k, zero);
+  r.score = batch::max(r.lower, r.upper);        // upper >= lower ? upper : lower
+  r.limit = load<V>(arr.h + i);
   return r;
+}
+
+/// Stores the CUSUM sums of the lanes in `used` (the others keep theirs).  (Exact: unused, for a
+/// uniform call with the EWMA's.)
+template <bool Exact = false, typename V, typename Arrays>
+PHYSGUARD_BATCH_INLINE void store_statistic(const Arrays& arr, std::size_t i,
+                                            const CusumLanes<V>& c,
+                                            const mask_t<V>& used) noexcept {
+  store(select(used, c.upper, c.upper0), arr.upper + i);
+  store(select(used, c.lower, c.lower0), arr.lower + i);
+}
+/// Stores the CUSUM sums of every lane.
+template <bool Exact = false, typename V, typename Arrays>
+PHYSGUARD_BATCH_INLINE void store_statistic(const Arrays& arr, std::size_t i,
+                                            const CusumLanes<V>& c) noexcept {
+  store(c.upper, arr.upper + i);
+  store(c.lower, arr.lower + i);
+}
+
+/// EWMA step (EwmaDetector::update) of the lanes at channel i, from a bank's arrays `lambda`,
+/// `ewma` (Z), `asymptotic_limit` and, with exact limits, `decay` ((1 - lambda)^(2t)),
+/// `retain_squared`, `L`, `asymptotic_variance`: Z = lambda z + (1 - lambda) Z0, score |Z|, limit
+/// L sqrt(av (1 - d)) (exact) or L sqrt(av) (asymptotic).  Once d is below a quarter ulp of 1,
+/// 1 - d rounds to 1 and the exact limit is the asymptotic one bit for bit: d is then stored as 0
+/// and the square root skipped.
+template <typename V>
+struct EwmaLanes {
+  V lambda, Z0, Z, score;
+  V d0, d;  ///< decay before / after (exact limits; 0 otherwise)
+  V limit;
+};
+
+template <typename V, bool Exact, typename Arrays>
+PHYSGUARD_BATCH_INLINE EwmaLanes<V> ewma_step(const Arrays& arr, std::size_t i, V zn) noexcept {
+  using T = typename V::value_type;
+  const V zero(T(0));
+  EwmaLanes<V> e;
+  e.lambda = load<V>(arr.lambda + i);
+  e.Z0 = load<V>(arr.ewma + i);
+  e.Z = e.lambda * zn + (V(T(1)) - e.lambda) * e.Z0;
+  e.d0 = zero;
+  e.d = zero;
+  e.limit = load<V>(arr.asymptotic_limit + i);
+  if (Exact) {
+    e.d0 = load<V>(arr.decay + i);
+    const V decayed = e.d0 * load<V>(arr.retain_squared + i);
+    e.d = select(decayed < V(std::numeric_limits<T>::epsilon() / T(4)), zero, decayed);
+    if (any(e.d != zero))
+      e.limit = load<V>(arr.L + i) *
+                batch::sqrt(load<V>(arr.asymptotic_variance + i) * (V(T(1)) - e.d));
+  }
+  e.score = batch::max(-e.Z, e.Z);  // |Z| (Z < 0 ? -Z : Z)
+  return e;
+}
+
+/// Stores Z (and, with exact limits, the decay) of the lanes in `used`.
+template <bool Exact, typename V, typename Arrays>
+PHYSGUARD_BATCH_INLINE void store_statistic(const Arrays& arr, std::size_t i,
+                                            const EwmaLanes<V>& e,
+                                            const mask_t<V>& used) noexcept {
+  store(select(used, e.Z, e.Z0), arr.ewma + i);
+  if (Exact) store(select(used, e.d, e.d0), arr.decay + i);
+}
+/// Stores Z (and the decay) of every lane.
+template <bool Exact, typename V, typename Arrays>
+PHYSGUARD_BATCH_INLINE void store_statistic(const Arrays& arr, std::size_t i,
+                                            const EwmaLanes<V>& e) noexcept {
+  store(e.Z, arr.ewma + i);
+  if (Exact) store(e.d, arr.decay + i);
+}
+
+/// The per-channel CUSUM constants of a bank (drift k, threshold h), sums reset to zero.
+template <typename T, typename Arrays>
+inline void configure_cusum(Arrays& a, std::size_t i, T k, T h) noexcept {
+  PHYSGUARD_ASSERT(is_finite(k) && k >= T(0), "CUSUM k must be >= 0");
+  PHYSGUARD_ASSERT(is_finite(h) && h > T(0), "CUSUM h must be > 0");
+  a.k[i] = k;
+  a.h[i] = h;
+  a.upper[i] = T(0);
+  a.lower[i] = T(0);
+}
+
+/// The per-channel EWMA constants of a bank, with EwmaDetector's constructor's expressions.
+template <typename T, typename Arrays>
+inline void configure_ewma(Arrays& a, std::size_t i, T lambda, T L) noexcept {
+  PHYSGUARD_ASSERT(is_finite(lambda) && lambda > T(0) && lambda <= T(1),
+                   "EWMA lambda must be in (0, 1]");
+  PHYSGUARD_ASSERT(is_finite(L) && L > T(0), "EWMA L must be > 0");
+  using std::sqrt;
+  a.lambda[i] = lambda;
+  a.L[i] = L;
+  a.asymptotic_variance[i] = lambda / (T(2) - lambda);
+  a.retain_squared[i] = (T(1) - lambda) * (T(1) - lambda);
+  a.asymptotic_limit[i] = L * sqrt(a.asymptotic_variance[i]);
+  a.ewma[i] = T(0);
+  a.decay[i] = T(1);
 }
 
 // ---- findings -------------------------------------------------------------------------------
@@ -311,7 +414,8 @@ struct LaneEvents {
 };
 
 /// Writes the optional per-step outputs (null pointers skipped): NIS and score of the lanes in
-/// `used`, 0 elsewhere.
+/// `used`, 0 elsewhere.  Two well-predicted branches per batch: the outputs are not one of the
+/// compile-time flags of step(), which halves the instantiations of each bank's fused loop.
 template <typename V, typename Outputs>
 PHYSGUARD_BATCH_INLINE void write_outputs(const Outputs& out, std::size_t i, V nis, V score,
                                           const mask_t<V>& used) noexcept {
@@ -487,6 +591,92 @@ class BankBase {
     });
     return c.bytes();
   }
+};
+
+/// What the Kalman banks share beyond BankBase: estimator options, arithmetic setting, NIS gate,
+/// the alarm-flag accessor and the scan driver.  Derived::constant_gain is true for the
+/// steady-state banks (S > 0 by construction: their common path does not rest on a variance
+/// floor).
+template <typename Derived, typename T, typename B, typename ArraysT>
+class KalmanBankBase : public BankBase<Derived, T, B, ArraysT> {
+ public:
+  bool in_alarm(std::size_t i) const noexcept { return this->arr_.alarm[i] != 0; }
+  /// NIS gate (chi-square quantile, 1 dof) and the options it came from.
+  T gate() const noexcept { return gates_.for_dof(1); }
+  const EstimatorOptions<T>& options() const noexcept { return options_; }
+  BankArithmetic arithmetic() const noexcept { return arithmetic_; }
+
+ protected:
+  KalmanBankBase(std::size_t channels, const ArraysT& arrays, const EstimatorOptions<T>& options,
+                 BankArithmetic arithmetic, std::size_t first_channel,
+                 std::uint16_t detector_id) noexcept
+      : BankBase<Derived, T, B, ArraysT>(channels, arrays, first_channel, detector_id),
+        options_(options),
+        arithmetic_(arithmetic),
+        gates_(options.gate_probability) {}
+
+  /// One scan at time t.  A time that does not advance refuses it (begin_scan()); otherwise
+  /// Derived::lanes_at<V, flags..., fast>(arrays, constants, i, t, z, u, present, sink, out) runs
+  /// for every batch, the run-time `flags` and the arithmetic setting (last) turned into
+  /// compile-time arguments: one instantiation of the fused loop per combination, no flag tested
+  /// inside it.  (u is null for banks without a model input.)
+  template <typename Sink, typename Outputs, typename... Flags>
+  Status scan_lanes(Timestamp t, const T* z, const T* u, const std::uint8_t* present, Sink& sink,
+                    const Outputs& out, Flags... flags) {
+    Status status;
+    if (!this->begin_scan(t, status)) return status;
+    UpdateConstants<T> uc(options_, gates_.inverse_for_dof(1));
+    if (Derived::constant_gain) uc.common_path = true;
+    Derived& self = static_cast<Derived&>(*this);
+    with_flags(
+        [&](auto... f) {
+          this->scan([&](const ArraysT& arr, std::size_t i, auto tag)
+                         PHYSGUARD_BATCH_LAMBDA_INLINE {
+                           self.template lanes_at<typename decltype(tag)::type,
+                                                  decltype(f)::value...>(arr, uc, i, t, z, u,
+                                                                         present, sink, out);
+                         });
+        },
+        flags..., arithmetic_ == BankArithmetic::fast);
+    return Status::ok;
+  }
+
+  /// The common case of one batch (see common_lanes()): every lane sampled, not in alarm, used,
+  /// fused, and no alarm raised.
+  template <typename V, bool HasMask>
+  PHYSGUARD_BATCH_INLINE bool common_case(const UpdateConstants<T>& uc, std::size_t i,
+                                          const std::uint8_t* present, V nis, V probe,
+                                          V excess) const noexcept {
+    constexpr std::size_t L = lanes<V>();
+    return uc.common_path && all(common_lanes(nis, probe, excess, uc)) &&
+           all_zero<L>(this->arr_.alarm + i) && (!HasMask || none_zero<L>(present + i));
+  }
+
+  /// The general case of one batch after the lane tests `ck`: works out which lanes predicted,
+  /// used and fused the sample (update_lanes), has store_state(lanes) store the filter state,
+  /// stores the statistic `st` (CusumLanes or EwmaLanes) of the used lanes, writes the outputs,
+  /// and runs the alarm logic (refused samples, alarm edges, findings).
+  template <typename V, bool HasMask, bool Exact = false, typename Statistic, typename StoreState,
+            typename Sink, typename Outputs>
+  PHYSGUARD_BATCH_INLINE void finish_lanes(Timestamp t, std::size_t i,
+                                           const std::uint8_t* present,
+                                           const UpdateChecks<V>& ck, V nis,
+                                           const Statistic& st, StoreState&& store_state,
+                                           Sink& sink, const Outputs& out) {
+    const mask_t<V> sampled = HasMask ? load_flags<V>(present + i) : true_mask<V>();
+    const mask_t<V> was_alarm = load_flags<V>(this->arr_.alarm + i);
+    const auto ln = update_lanes(sampled, ck, was_alarm);
+    store_state(ln);
+    store_statistic<Exact>(this->arr_, i, st, ln.used);
+    write_outputs(out, i, nis, st.score, ln.used);
+    this->alarm_logic(t, i, sampled, ln.used, was_alarm, ln.used && (st.score > st.limit),
+                      st.score, st.limit, sink, FindingKind::residual, Cause::unknown,
+                      [&](int l) { return kalman_refusal(ck, l); }, [](auto&) {});
+  }
+
+  EstimatorOptions<T> options_;
+  BankArithmetic arithmetic_;
+  physguard::detail::NisGates<T, 1> gates_;
 };
 
 }  // namespace detail
