@@ -11,6 +11,8 @@ TEST_CASE_TEMPLATE("step() of every bank touches no heap", C, FloatNative, Doubl
   const std::size_t N = 3 * batch::lanes<B>() + 1;
   batch::Owning<batch::KalmanCusumBank<T, B>> kc(N);
   batch::Owning<batch::CvEwmaBank<T, B>> cv(N);
+  batch::Owning<batch::SteadyKalmanCusumBank<T, B>> skc(N);
+  batch::Owning<batch::SteadyCvEwmaBank<T, B>> scv(N);
   batch::Owning<batch::PlausibilityBank<T, B>> pl(N);
   typename batch::ResponseCusumBank<T, 4, B>::Settings rs;
   rs.sample_period_s = T(0.01);
@@ -31,6 +33,8 @@ TEST_CASE_TEMPLATE("step() of every bank touches no heap", C, FloatNative, Doubl
       const Timestamp t = Timestamp::from_ms(10 * s);
       kc.step(t, z.data(), u.data(), present.data(), ring);
       cv.step(t, z.data(), present.data(), ring);
+      skc.step(t, z.data(), u.data(), present.data(), ring);
+      scv.step(t, z.data(), present.data(), ring);
       pl.step(t, z.data(), nullptr, ring);
       rc.step(t, u.data(), z.data(), present.data(), ring);
     }
