@@ -89,6 +89,28 @@ void run_scalar_scans(benchmark::State& state, std::size_t n, Update&& update) {
   });
 }
 
+// A bank's scan: step(k, t, sink) with a sink that counts the findings.
+template <typename Step>
+void run_bank_scans(benchmark::State& state, std::size_t n, Step&& step) {
+  run_scans(state, n, [&](std::int64_t k, Timestamp t) {
+    std::uint64_t found = 0;
+    step(k, t, CountSink{&found});
+    return found;
+  });
+}
+
+// One Pipeline(src, det) per channel, each fed its value of frame k.
+template <typename Src, typename Det, typename T>
+void run_pipelines(benchmark::State& state, std::size_t n, const Src& src, const Det& det,
+                   const Frames<T>& z) {
+  std::vector<Pipeline<Src, Det>> objs;
+  objs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) objs.emplace_back(src, det);
+  run_scalar_scans(state, n, [&](std::size_t i, std::int64_t k, Timestamp t) {
+    return objs[i].update(Sample<T>{t, z[k][i]}).has;
+  });
+}
+
 std::size_t channels(const benchmark::State& state) {
   return static_cast<std::size_t>(state.range(0));
 }
@@ -106,10 +128,8 @@ void BM_KalmanCusumBank(benchmark::State& state) {
   ch.cusum_h = T(8);
   for (std::size_t i = 0; i < n; ++i) bank.configure(i, ch);
   const Frames<T> z(n, 1, kSigma);
-  run_scans(state, n, [&](std::int64_t k, Timestamp t) {
-    std::uint64_t found = 0;
-    bank.step(t, z[k], nullptr, nullptr, CountSink{&found});
-    return found;
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, z[k], nullptr, nullptr, sink);
   });
 }
 
@@ -122,14 +142,67 @@ void BM_KalmanCusumScalar(benchmark::State& state) {
                                 Eigen::Matrix<T, 1, 1>::Constant(T(kSigma * kSigma)),
                                 Eigen::Matrix<T, 1, 1>::Zero(),
                                 Eigen::Matrix<T, 1, 1>::Constant(T(1)));
-  std::vector<Pipeline<Src, CusumDetector<T>>> objs;
-  objs.reserve(n);
-  for (std::size_t i = 0; i < n; ++i)
-    objs.emplace_back(Src(kf), CusumDetector<T>(T(0.5), T(8)));
+  run_pipelines(state, n, Src(kf), CusumDetector<T>(T(0.5), T(8)), Frames<T>(n, 1, kSigma));
+}
+
+// ---- the same with the steady-state (constant) gain --------------------------------------------
+template <typename T>
+SteadyStateKalmanFilter<T, 1, 1, 0> steady_walk() {
+  const RandomWalk<T> walk(T(0.1));
+  return SteadyStateKalmanFilter<T, 1, 1, 0>(walk.model(T(0.01)),
+                                             Eigen::Matrix<T, 1, 1>::Constant(T(1e-4)),
+                                             Eigen::Matrix<T, 1, 1>::Constant(T(kSigma * kSigma)));
+}
+
+template <typename T, BankArithmetic A>
+void BM_SteadyKalmanCusumBank(benchmark::State& state) {
+  const std::size_t n = channels(state);
+  batch::Owning<batch::SteadyKalmanCusumBank<T>> bank(n, EstimatorOptions<T>{}, A);
+  typename batch::SteadyKalmanCusumBank<T>::Channel ch;
+  ch.set_filter(steady_walk<T>());
+  ch.cusum_h = T(8);
+  for (std::size_t i = 0; i < n; ++i) bank.configure(i, ch);
   const Frames<T> z(n, 1, kSigma);
-  run_scalar_scans(state, n, [&](std::size_t i, std::int64_t k, Timestamp t) {
-    return objs[i].update(Sample<T>{t, z[k][i]}).has;
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, z[k], nullptr, nullptr, sink);
   });
+}
+
+template <typename T>
+void BM_SteadyKalmanCusumScalar(benchmark::State& state) {
+  const std::size_t n = channels(state);
+  using Src = SteadyStateInnovationSource<T, 1, 0>;
+  const auto f = steady_walk<T>();
+  run_pipelines(state, n, Src(f), CusumDetector<T>(T(0.5), T(8)), Frames<T>(n, 1, kSigma));
+}
+
+template <typename T>
+SteadyStateKalmanFilter<T, 2, 1, 0> steady_cv() {
+  const ConstantVelocity<T> cv(T(0.1));
+  return SteadyStateKalmanFilter<T, 2, 1, 0>(cv.model(T(0.001)), cv.process_noise(T(0.001)),
+                                             Eigen::Matrix<T, 1, 1>::Constant(T(kSigma * kSigma)));
+}
+
+template <typename T, BankArithmetic A>
+void BM_SteadyCvEwmaBank(benchmark::State& state) {
+  const std::size_t n = channels(state);
+  batch::Owning<batch::SteadyCvEwmaBank<T>> bank(n, EstimatorOptions<T>{}, EwmaLimits::exact, A);
+  typename batch::SteadyCvEwmaBank<T>::Channel ch;
+  ch.set_filter(steady_cv<T>());
+  ch.ewma_L = T(4);
+  for (std::size_t i = 0; i < n; ++i) bank.configure(i, ch);
+  const Frames<T> z(n, 2, kSigma);
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, z[k], nullptr, sink);
+  });
+}
+
+template <typename T>
+void BM_SteadyCvEwmaScalar(benchmark::State& state) {
+  const std::size_t n = channels(state);
+  using Src = SteadyStateInnovationSource<T, 2, 0>;
+  const auto f = steady_cv<T>();
+  run_pipelines(state, n, Src(f), EwmaDetector<T>(T(0.1), T(4)), Frames<T>(n, 2, kSigma));
 }
 
 // ---- 2-state constant-velocity KF + NIS + EWMA ------------------------------------------------
@@ -143,10 +216,8 @@ void BM_CvEwmaBank(benchmark::State& state) {
   ch.ewma_L = T(4);
   for (std::size_t i = 0; i < n; ++i) bank.configure(i, ch);
   const Frames<T> z(n, 2, kSigma);
-  run_scans(state, n, [&](std::int64_t k, Timestamp t) {
-    std::uint64_t found = 0;
-    bank.step(t, z[k], nullptr, CountSink{&found});
-    return found;
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, z[k], nullptr, sink);
   });
 }
 
@@ -159,13 +230,7 @@ void BM_CvEwmaScalar(benchmark::State& state) {
                                 Eigen::Matrix<T, 1, 1>::Constant(T(kSigma * kSigma)),
                                 Eigen::Matrix<T, 2, 1>::Zero(),
                                 Eigen::Matrix<T, 2, 2>::Identity());
-  std::vector<Pipeline<Src, EwmaDetector<T>>> objs;
-  objs.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) objs.emplace_back(Src(kf), EwmaDetector<T>(T(0.1), T(4)));
-  const Frames<T> z(n, 2, kSigma);
-  run_scalar_scans(state, n, [&](std::size_t i, std::int64_t k, Timestamp t) {
-    return objs[i].update(Sample<T>{t, z[k][i]}).has;
-  });
+  run_pipelines(state, n, Src(kf), EwmaDetector<T>(T(0.1), T(4)), Frames<T>(n, 2, kSigma));
 }
 
 // ---- first-order-plus-dead-time response model (command -> PV) + CUSUM ------------------------
@@ -204,10 +269,8 @@ void BM_ResponseCusumBank(benchmark::State& state) {
   }
   const Frames<T> u(n, 3, 0.0, 1.0);
   const Frames<T> pv(n, 4, kPvSigma, 2.0);
-  run_scans(state, n, [&](std::int64_t k, Timestamp t) {
-    std::uint64_t found = 0;
-    bank.step(t, u[k], pv[k], nullptr, CountSink{&found});
-    return found;
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, u[k], pv[k], nullptr, sink);
   });
 }
 
@@ -243,10 +306,8 @@ void BM_PlausibilityBank(benchmark::State& state) {
   ch.max_identical_samples = 50;
   for (std::size_t i = 0; i < n; ++i) bank.configure(i, ch);
   const Frames<T> v(n, 5, kSigma);
-  run_scans(state, n, [&](std::int64_t k, Timestamp t) {
-    std::uint64_t found = 0;
-    bank.step(t, v[k], nullptr, CountSink{&found});
-    return found;
+  run_bank_scans(state, n, [&](std::int64_t k, Timestamp t, CountSink sink) {
+    bank.step(t, v[k], nullptr, sink);
   });
 }
 
@@ -344,7 +405,7 @@ void BM_DependentAdd(benchmark::State& state) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-  for (long n : {64L, 1024L, 16384L, 262144L, 1048576L}) b->Arg(n);
+  for (long n : {64L, 256L, 1024L, 16384L, 262144L, 1048576L}) b->Arg(n);
 }
 
 }  // namespace
@@ -355,6 +416,18 @@ BENCHMARK_TEMPLATE(BM_KalmanCusumScalar, float)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_KalmanCusumBank, double, BankArithmetic::scalar_order)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_KalmanCusumBank, double, BankArithmetic::fast)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_KalmanCusumScalar, double)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumBank, float, BankArithmetic::scalar_order)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumBank, float, BankArithmetic::fast)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumScalar, float)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumBank, double, BankArithmetic::scalar_order)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumBank, double, BankArithmetic::fast)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyKalmanCusumScalar, double)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaBank, float, BankArithmetic::scalar_order)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaBank, float, BankArithmetic::fast)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaScalar, float)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaBank, double, BankArithmetic::scalar_order)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaBank, double, BankArithmetic::fast)->Apply(sizes);
+BENCHMARK_TEMPLATE(BM_SteadyCvEwmaScalar, double)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_CvEwmaBank, float, BankArithmetic::scalar_order)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_CvEwmaBank, float, BankArithmetic::fast)->Apply(sizes);
 BENCHMARK_TEMPLATE(BM_CvEwmaScalar, float)->Apply(sizes);
