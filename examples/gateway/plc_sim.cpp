@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   double duration_s = 0, speed = 1.0, start_s = 0;
   std::uint64_t seed = 2021;
   std::vector<Injection> injections;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // options come in pairs: --name value
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     if (!v) { usage(); return 2; }
@@ -92,7 +92,6 @@ int main(int argc, char** argv) {
       }
       injections.push_back({f, t, kind_code(kind)});
     } else { usage(); return 2; }
-    ++i;
   }
   if (port <= 0 || port > 65535 || !(duration_s > 0) || !(speed > 0)) { usage(); return 2; }
   std::signal(SIGTERM, on_signal);
