@@ -72,16 +72,22 @@
 #endif
 
 #if defined(__GNUC__)
-#define PHYSGUARD_BATCH_INLINE inline __attribute__((always_inline))
 /// Out of line and laid out away from the hot code: the (rare) finding-emission path of a bank.
 #define PHYSGUARD_BATCH_COLD __attribute__((noinline, cold))
 #define PHYSGUARD_BATCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
-/// For a lambda whose body is a lane kernel: inline it into the loop that calls it.
+#else
+#define PHYSGUARD_BATCH_COLD
+#define PHYSGUARD_BATCH_UNLIKELY(x) (x)
+#endif
+// The lane kernels and the lambdas that carry them are inlined into the loop over the channels.
+// PHYSGUARD_BATCH_NO_FORCE_INLINE leaves that to the compiler: the sanitizer build sets it, where
+// forcing every flag combination inline under instrumentation costs minutes of compile time and
+// checks nothing more.
+#if defined(__GNUC__) && !defined(PHYSGUARD_BATCH_NO_FORCE_INLINE)
+#define PHYSGUARD_BATCH_INLINE inline __attribute__((always_inline))
 #define PHYSGUARD_BATCH_LAMBDA_INLINE __attribute__((always_inline))
 #else
 #define PHYSGUARD_BATCH_INLINE inline
-#define PHYSGUARD_BATCH_COLD
-#define PHYSGUARD_BATCH_UNLIKELY(x) (x)
 #define PHYSGUARD_BATCH_LAMBDA_INLINE
 #endif
 
