@@ -240,11 +240,11 @@ class CvEwmaBank : public detail::KalmanBankBase<CvEwmaBank<T, B>, T, B, CvEwmaA
     return select(over, select(p01 > V(T(0)), b, -b), p01);
   }
 
-  template <typename V, bool HasMask, bool Exact, bool Fast, typename Sink>
+  template <typename V, bool HasMask, bool Exact, bool Fast, typename Sink, typename Out>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z,
                                        const T* /*u*/, const std::uint8_t* present, Sink& sink,
-                                       const Outputs& out) {
+                                       const Out& out) {
     const V zero(T(0));
     const V floor(uc.variance_floor);
     const V zv = load<V>(z + i);

@@ -180,11 +180,11 @@ class KalmanCusumBank
   // sampled, finite, fused, no alarm before or after) stores without selects; otherwise the lane
   // masks are worked out and the (rare) lanes that were refused or changed alarm state leave
   // through report(), out of line.
-  template <typename V, bool HasU, bool HasMask, bool Fast, typename Sink>
+  template <typename V, bool HasU, bool HasMask, bool Fast, typename Sink, typename Out>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z, const T* u,
                                        const std::uint8_t* present, Sink& sink,
-                                       const Outputs& out) {
+                                       const Out& out) {
     const V floor(uc.variance_floor);
     const V zv = load<V>(z + i);
     const V uv = HasU ? load<V>(u + i) : V(T(0));

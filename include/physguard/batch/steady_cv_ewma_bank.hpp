@@ -163,11 +163,11 @@ class SteadyCvEwmaBank
   EwmaLimits limits() const noexcept { return limits_; }
 
  private:
-  template <typename V, bool HasMask, bool Exact, bool Fast, typename Sink>
+  template <typename V, bool HasMask, bool Exact, bool Fast, typename Sink, typename Out>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z,
                                        const T* /*u*/, const std::uint8_t* present, Sink& sink,
-                                       const Outputs& out) {
+                                       const Out& out) {
     const V zv = load<V>(z + i);
     const V x0 = load<V>(arr.x0 + i);
     const V x1 = load<V>(arr.x1 + i);

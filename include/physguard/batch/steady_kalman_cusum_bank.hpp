@@ -171,11 +171,11 @@ class SteadyKalmanCusumBank
   T cusum_lower(std::size_t i) const noexcept { return this->arr_.lower[i]; }
 
  private:
-  template <typename V, bool HasU, bool HasMask, bool Fast, typename Sink>
+  template <typename V, bool HasU, bool HasMask, bool Fast, typename Sink, typename Out>
   PHYSGUARD_BATCH_INLINE void lanes_at(const Arrays& arr, const detail::UpdateConstants<T>& uc,
                                        std::size_t i, Timestamp t, const T* z, const T* u,
                                        const std::uint8_t* present, Sink& sink,
-                                       const Outputs& out) {
+                                       const Out& out) {
     const V zv = load<V>(z + i);
     const V uv = HasU ? load<V>(u + i) : V(T(0));
 
