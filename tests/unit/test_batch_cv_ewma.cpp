@@ -1,5 +1,6 @@
 // CvEwmaBank (batch/) against one Pipeline<KalmanInnovationSource<T, 2>, EwmaDetector> per
-// channel, exact and asymptotic limits, both arithmetic settings.
+// channel, exact and asymptotic limits, both arithmetic settings, with and without per-step
+// outputs.
 #include <doctest/doctest.h>
 
 #include "support/bank_compare.hpp"
@@ -71,10 +72,27 @@ TEST_CASE_TEMPLATE("CvEwmaBank equals one Pipeline<KalmanInnovationSource<T,2>, 
       }
       from_bank.clear();
       from_scalar.clear();
+      // every other scan also asks for the per-step outputs (NIS and |Z| of each used channel)
+      const bool with_outputs = s % 2 == 0;
+      std::vector<T> nis_out(N, T(-1)), score_out(N, T(-1));
+      typename Bank::Outputs out;
+      if (with_outputs) {
+        out.nis = nis_out.data();
+        out.score = score_out.data();
+      }
       REQUIRE(bank.step(t, z.data(), masked_scan(s) ? present.data() : nullptr,
-                        VectorSink<T>{&from_bank}) == Status::ok);
+                        VectorSink<T>{&from_bank}, out) == Status::ok);
       for (std::size_t i = 0; i < N; ++i)
         if (present[i]) scalar_update<T>(ref[i], Sample<T>{t, z[i], Quality::good}, i, from_scalar);
+      for (std::size_t i = 0; with_outputs && i < N; ++i) {
+        if (!present[i]) {
+          CHECK(nis_out[i] == T(0));  // not sampled: 0, not left untouched
+          CHECK(score_out[i] == T(0));
+        } else if (std::isfinite(static_cast<double>(z[i]))) {
+          CHECK(stat_ulp.ok(nis_out[i], ref[i].source().last_innovation().nis));
+          CHECK(stat_ulp.ok(score_out[i], std::abs(ref[i].statistic().statistic())));
+        }
+      }
       require_same_findings(from_bank, from_scalar, stat_ulp);
       tally.add(from_bank, FindingKind::residual);
       for (std::size_t i = 0; i < N; ++i) {
