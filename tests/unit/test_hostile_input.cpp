@@ -19,10 +19,12 @@
 //  - a long gap is accepted (gap status where the box checks gaps), never corrupts the state.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 
 #include <physguard/compose/alarm_logic.hpp>
@@ -980,6 +982,140 @@ TEST_CASE("condition_covariance clamps correlations whose squares overflow (regr
   Q << F(4), F(7), F(7), F(9);
   detail::condition_covariance(Q, F(1e-12));
   CHECK(Q(0, 1) == std::sqrt(F(36)));
+}
+
+namespace {
+
+// condition_covariance as documented, written plainly: average the pairs, floor the diagonal, then
+// for every pair clamp |P_ij| to sqrt(P_ii P_jj) (to sqrt(P_ii) sqrt(P_jj) when the squares
+// overflow); NaN pairs are left alone.
+template <typename T, int N>
+void plain_conditioning(Eigen::Matrix<T, N, N>& P, T floor) {
+  for (int i = 0; i < N; ++i)
+    for (int j = i + 1; j < N; ++j) P(i, j) = P(j, i) = T(0.5) * (P(i, j) + P(j, i));
+  for (int i = 0; i < N; ++i)
+    if (P(i, i) < floor) P(i, i) = floor;
+  for (int i = 0; i < N; ++i)
+    for (int j = i + 1; j < N; ++j) {
+      const T sq = P(i, j) * P(i, j), bound = P(i, i) * P(j, j);
+      T b;
+      if (sq > bound) {
+        b = std::sqrt(bound);
+      } else if (std::isinf(sq)) {
+        b = std::sqrt(P(i, i)) * std::sqrt(P(j, j));
+        if (!(std::abs(P(i, j)) > b)) continue;
+      } else {
+        continue;
+      }
+      P(i, j) = P(j, i) = P(i, j) > T(0) ? b : -b;
+    }
+}
+
+template <typename T, int N>
+bool same_bits(const Eigen::Matrix<T, N, N>& a, const Eigen::Matrix<T, N, N>& b) {
+  return std::memcmp(a.data(), b.data(), sizeof(T) * N * N) == 0;
+}
+
+// Random symmetric matrices, mostly valid covariances, with hostile entries planted: a
+// correlation just above 1 (by one ulp or by a factor), a variance below the floor, squares that
+// overflow, infinities and NaNs, anywhere in the matrix.
+template <typename T, int N>
+void check_conditioning_screen(std::uint64_t seed) {
+  using M = Eigen::Matrix<T, N, N>;
+  using Lim = std::numeric_limits<T>;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> idx(0, N - 1), kind(0, 9);
+  const T floor = T(1e-12);
+  const T big = T(std::sqrt(double(Lim::max())) * 4.0);  // its square overflows
+  int clamped = 0, untouched = 0, non_finite_results = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    Eigen::Matrix<double, N, N> G;
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) G(i, j) = u(rng);
+    M P = (G * G.transpose() + 0.1 * Eigen::Matrix<double, N, N>::Identity()).template cast<T>();
+    for (int i = 0; i < N; ++i)
+      for (int j = i + 1; j < N; ++j) P(j, i) = P(i, j);
+    const int plants = trial % 4;  // 0: a valid covariance as it is
+    for (int p = 0; p < plants; ++p) {
+      int i = idx(rng), j = idx(rng);
+      if (i == j) j = (i + 1) % N;
+      const T bound = std::sqrt(P(i, i) * P(j, j));
+      T v = P(i, j);
+      switch (kind(rng)) {
+        case 0: v = std::nextafter(bound, Lim::infinity()); break;
+        case 1: v = -bound * T(1.5); break;
+        case 2: P(i, i) = -T(3); break;             // below the floor
+        case 3: P(i, i) = T(0); break;              // floored to 1e-12
+        case 4: P(i, i) = big; P(j, j) = big; v = big * T(2); break;  // squares overflow
+        case 5: P(i, i) = big; break;               // P_ii P_jj overflows
+        case 6: v = Lim::infinity(); break;
+        case 7: v = Lim::quiet_NaN(); break;
+        case 8: P(i, i) = Lim::quiet_NaN(); break;
+        default: P(i, i) = Lim::infinity(); break;
+      }
+      P(i, j) = P(j, i) = v;
+    }
+    // Sometimes break the symmetry a little (the averaging must still happen first).
+    if (trial % 7 == 3) P(0, N - 1) = std::nextafter(P(0, N - 1), Lim::infinity());
+    M expected = P;
+    plain_conditioning(expected, floor);
+    M got = P;
+    const bool finite = detail::condition_covariance(got, floor);
+    CAPTURE(trial);
+    REQUIRE(same_bits(got, expected));
+    REQUIRE(finite == all_finite(expected));
+    if (P == P.transpose()) {  // the variant for a matrix that is exactly symmetric already
+      M sym = P;
+      REQUIRE(detail::condition_covariance<T, N, true>(sym, floor) == finite);
+      REQUIRE(same_bits(sym, expected));
+    }
+    const bool changed = !same_bits(got, P);
+    clamped += plants > 0 && changed;
+    untouched += plants == 0 && P == P.transpose() && !changed;
+    non_finite_results += !finite;
+  }
+  CHECK(clamped > 1000);
+  CHECK(untouched > 800);  // valid symmetric covariances come through bit for bit
+  CHECK(non_finite_results > 300);
+}
+
+template <typename T, int Rows, int Cols>
+void check_all_finite_everywhere() {
+  using Lim = std::numeric_limits<T>;
+  const T specials[] = {Lim::infinity(), -Lim::infinity(), Lim::quiet_NaN(), -Lim::quiet_NaN(),
+                        Lim::signaling_NaN(), Lim::max(), Lim::lowest(), Lim::denorm_min(),
+                        -Lim::denorm_min(), Lim::min(), T(-0.0), T(0)};
+  Eigen::Matrix<T, Rows, Cols> m;
+  for (int i = 0; i < Rows * Cols; ++i) m.data()[i] = T(0.25) * T(i) - T(3);
+  CHECK(all_finite(m));
+  for (int pos = 0; pos < Rows * Cols; ++pos)
+    for (const T v : specials) {
+      Eigen::Matrix<T, Rows, Cols> w = m;
+      w.data()[pos] = v;
+      const bool expected = std::all_of(w.data(), w.data() + Rows * Cols,
+                                        [](T x) { return std::isfinite(x); });
+      REQUIRE(all_finite(w) == expected);
+    }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("condition_covariance: the screen before the pair loop changes no result", T,
+                   float, double) {
+  check_conditioning_screen<T, 3>(21);
+  check_conditioning_screen<T, 4>(22);
+  check_conditioning_screen<T, 8>(23);
+}
+
+TEST_CASE_TEMPLATE("all_finite agrees with std::isfinite for a special value at any position", T,
+                   float, double) {
+  check_all_finite_everywhere<T, 1, 1>();
+  check_all_finite_everywhere<T, 3, 1>();
+  check_all_finite_everywhere<T, 8, 8>();
+  check_all_finite_everywhere<T, 5, 7>();
+  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> empty;
+  CHECK(all_finite(empty));
 }
 
 // --- compose: a Monitor, the 4-20 mA input ----------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace physguard {
 
@@ -22,13 +23,29 @@ inline bool is_finite(double v) noexcept {
   return (bits & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
 
-/// True when every coefficient of an Eigen expression (or anything with .size() and operator()(i))
-/// is finite.
+/// True when every coefficient of a plain Eigen matrix or array (anything with `Scalar`, `size()`
+/// and contiguous `data()`) is finite.
+///
+/// Branch-free (every coefficient is read): the exponent field of each one plus one carries into
+/// the top bit exactly when it is all ones (infinity or NaN), and those bits are or-ed together.
+/// Compilers vectorise this loop, which an early-exit loop prevents; the matrices checked per
+/// sample are small, so reading all of them costs less than the branches did.
 template <typename Derived>
 bool all_finite(const Derived& m) noexcept {
-  for (decltype(m.size()) i = 0; i < m.size(); ++i)
-    if (!is_finite(m.data()[i])) return false;
-  return true;
+  using T = typename Derived::Scalar;
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "all_finite: float or double coefficients");
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr int mantissa_bits = std::numeric_limits<T>::digits - 1;
+  constexpr Bits exponent_mask = static_cast<Bits>(~Bits(0) >> 1) & ~((Bits(1) << mantissa_bits) - 1);
+  constexpr Bits exponent_one = Bits(1) << mantissa_bits;
+  const T* data = m.data();
+  Bits acc = 0;
+  for (decltype(m.size()) i = 0; i < m.size(); ++i) {
+    Bits bits;
+    std::memcpy(&bits, data + i, sizeof bits);
+    acc |= (bits & exponent_mask) + exponent_one;
+  }
+  return (acc >> (sizeof(Bits) * 8 - 1)) == 0;
 }
 
 }  // namespace physguard

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -46,84 +48,85 @@ inline bool present_finite(const Eigen::Matrix<T, Nz, 1>& z, MeasurementMask mas
   return true;
 }
 
-/// Solver for S: a division for scalars, a Cholesky factorisation otherwise.  `ok()` is false
-/// when S is not positive definite (or not finite).
+/// Solver for S: a division for scalars, a square-root-free Cholesky factorisation S = L D L'
+/// (L unit lower triangular, D diagonal) otherwise.  `ok()` is false when S is not positive
+/// definite (a pivot of D not positive, or not finite).
 ///
 /// The factorisation and the triangular solves are written out for compile-time sizes (the loops
 /// unroll completely for the small S of a Kalman filter), which is several times faster than a
-/// general-purpose LLT whose solves run runtime-sized kernels.  Rows of the right-hand side are
-/// solved column by column; nothing is ever inverted.
+/// general-purpose LLT/LDLT whose solves run runtime-sized kernels.  L D L' rather than L L': no
+/// square root, so each pivot costs one division on the filter's dependency chain instead of a
+/// square root followed by a division, and the solves scale by D^-1 once instead of twice.
+/// Rows of the right-hand side are solved column by column; nothing is ever inverted (the
+/// reciprocals of the positive pivots are scalars).
 template <typename T, int Nz>
 class InnovationSolver {
  public:
   explicit InnovationSolver(const Eigen::Matrix<T, Nz, Nz>& S) {
     ok_ = true;
     for (int j = 0; j < Nz; ++j) {
+      // LD_(j, k) = L_(j, k) D_k for k < j (the not yet scaled column entries).
       T d = S(j, j);
-      for (int k = 0; k < j; ++k) d -= L_(j, k) * L_(j, k);
+      for (int k = 0; k < j; ++k) d -= L_(j, k) * LD_(j, k);
       if (!(d > T(0)) || !is_finite(d)) {
         ok_ = false;
         return;
       }
-      const T ljj = std::sqrt(d);
-      L_(j, j) = ljj;
-      inv_diag_[j] = T(1) / ljj;
+      inv_d_[j] = T(1) / d;
       for (int i = j + 1; i < Nz; ++i) {
         T v = S(i, j);
-        for (int k = 0; k < j; ++k) v -= L_(i, k) * L_(j, k);
-        L_(i, j) = v * inv_diag_[j];
+        for (int k = 0; k < j; ++k) v -= L_(i, k) * LD_(j, k);
+        LD_(i, j) = v;
+        L_(i, j) = v * inv_d_[j];
       }
     }
   }
   bool ok() const noexcept { return ok_; }
 
-  /// S^-1 rhs for an Nz x M right-hand side (by forward and back substitution).
+  /// S^-1 rhs for an Nz x M right-hand side: L z = b, then D L' x = z.
   template <int M>
   Eigen::Matrix<T, Nz, M> solve(const Eigen::Matrix<T, Nz, M>& rhs) const {
     Eigen::Matrix<T, Nz, M> x = rhs;
-    for (int i = 0; i < Nz; ++i) {  // L z = b
+    for (int i = 0; i < Nz; ++i)
       for (int k = 0; k < i; ++k) x.row(i) -= L_(i, k) * x.row(k);
-      x.row(i) *= inv_diag_[i];
-    }
-    for (int i = Nz - 1; i >= 0; --i) {  // L' x = z
+    for (int i = Nz - 1; i >= 0; --i) {
+      x.row(i) *= inv_d_[i];
       for (int k = i + 1; k < Nz; ++k) x.row(i) -= L_(k, i) * x.row(k);
-      x.row(i) *= inv_diag_[i];
     }
     return x;
   }
 
   /// rhs S^-1 for an M x Nz right-hand side, working on whole (contiguous) columns: with
-  /// S = L L', first X L' = rhs, then K L = X.
+  /// S = L D L', first Z L' = rhs, then K L = Z D^-1.
   template <int M>
   Eigen::Matrix<T, M, Nz> solve_right(const Eigen::Matrix<T, M, Nz>& rhs) const {
     Eigen::Matrix<T, M, Nz> x = rhs;
-    for (int j = 0; j < Nz; ++j) {  // X L' = B: column j uses columns k < j
+    for (int j = 0; j < Nz; ++j)  // Z L' = B: column j uses columns k < j
       for (int k = 0; k < j; ++k) x.col(j) -= L_(j, k) * x.col(k);
-      x.col(j) *= inv_diag_[j];
-    }
-    for (int j = Nz - 1; j >= 0; --j) {  // K L = X: column j uses columns k > j
+    for (int j = Nz - 1; j >= 0; --j) {  // K L = Z D^-1: column j uses columns k > j
+      x.col(j) *= inv_d_[j];
       for (int k = j + 1; k < Nz; ++k) x.col(j) -= L_(k, j) * x.col(k);
-      x.col(j) *= inv_diag_[j];
     }
     return x;
   }
 
-  /// y' S^-1 y = |L^-1 y|^2 (one forward substitution).
+  /// y' S^-1 y = z' D^-1 z with L z = y (one forward substitution).
   T quadratic_form(const Eigen::Matrix<T, Nz, 1>& y) const {
     T z[Nz];
     T sum = T(0);
     for (int i = 0; i < Nz; ++i) {
       T v = y(i);
       for (int k = 0; k < i; ++k) v -= L_(i, k) * z[k];
-      z[i] = v * inv_diag_[i];
-      sum += z[i] * z[i];
+      z[i] = v;
+      sum += v * v * inv_d_[i];
     }
     return sum;
   }
 
  private:
-  Eigen::Matrix<T, Nz, Nz> L_ = Eigen::Matrix<T, Nz, Nz>::Zero();
-  T inv_diag_[Nz] = {};
+  Eigen::Matrix<T, Nz, Nz> L_ = Eigen::Matrix<T, Nz, Nz>::Zero();   // strictly lower part used
+  Eigen::Matrix<T, Nz, Nz> LD_ = Eigen::Matrix<T, Nz, Nz>::Zero();  // L D, strictly lower part
+  T inv_d_[Nz] = {};
   bool ok_ = false;
 };
 
@@ -175,14 +178,41 @@ inline bool assess(Innovation<T, Nz>& rec, const InnovationSolver<T, Nz>& solver
   return true;
 }
 
+/// For a symmetric P with floored diagonal: true when every coefficient is finite and no
+/// correlation needs clamping, i.e. when P_ij^2 <= min(P_ii P_jj, max) for every pair i < j and
+/// every P_ii <= max.  A NaN or an infinity fails a comparison, and so does a square that
+/// overflowed; the symmetric lower triangle needs no look.  No branch per pair: the common case
+/// costs two multiplies, a min, a compare and an or per pair.
+template <typename T, int Nx>
+inline bool finite_and_within_correlation_bounds(const Eigen::Matrix<T, Nx, Nx>& P) noexcept {
+  constexpr T max = std::numeric_limits<T>::max();
+  bool ok = true;
+  for (int j = 0; j < Nx; ++j) {
+    const T djj = P(j, j);
+    ok &= djj <= max;
+    for (int i = 0; i < j; ++i) {
+      const T bound2 = P(i, i) * djj;
+      const T pij2 = P(i, j) * P(i, j);
+      ok &= pij2 <= (bound2 < max ? bound2 : max);
+    }
+  }
+  return ok;
+}
+
 /// Makes P exactly symmetric, floors its diagonal and clamps every correlation to [-1, 1]
 /// (|P_ij| <= sqrt(P_ii P_jj)): round-off in a near-singular update, or a floored variance, can
 /// otherwise leave a correlation above 1 and P indefinite (found by fuzzing a 2-state float filter).
 /// The clamp costs two multiplies and a compare per pair; the square root only runs when it acts
 /// (or when the squares overflow, where the roots are compared instead).
-template <typename T, int Nx>
-inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) noexcept {
-  if constexpr (Nx > 1) {
+///
+/// Returns whether every coefficient of the conditioned P is finite (callers refuse a P that is
+/// not).  From three states on, one branch-free pass over the upper triangle
+/// (finite_and_within_correlation_bounds) answers that and shows that the pair loop has nothing
+/// to do, which is the common case; otherwise the loop runs and the answer comes from all_finite.
+/// `Symmetric = true` skips the averaging for a P that is exactly symmetric already.
+template <typename T, int Nx, bool Symmetric = false>
+inline bool condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) noexcept {
+  if constexpr (Nx > 1 && !Symmetric) {
     for (int i = 0; i < Nx; ++i)
       for (int j = i + 1; j < Nx; ++j) {
         const T m = T(0.5) * (P(i, j) + P(j, i));
@@ -193,6 +223,9 @@ inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) 
   for (int i = 0; i < Nx; ++i)
     if (P(i, i) < variance_floor) P(i, i) = variance_floor;  // a NaN stays NaN: callers refuse it
   if constexpr (Nx > 1) {
+    if constexpr (Nx >= 3) {
+      if (finite_and_within_correlation_bounds(P)) return true;
+    }
     for (int i = 0; i < Nx; ++i)
       for (int j = i + 1; j < Nx; ++j) {
         const T bound2 = P(i, i) * P(j, j);
@@ -212,6 +245,81 @@ inline void condition_covariance(Eigen::Matrix<T, Nx, Nx>& P, T variance_floor) 
         P(j, i) = P(i, j);
       }
   }
+  return all_finite(P);
+}
+
+/// How a product is stored: assigned to, added to or subtracted from the destination.
+enum class Accumulate { assign, add, subtract };
+
+/// out (=, +=, -=) L R' for small fixed sizes, as a sum of scaled columns: column j of the product
+/// is the sum over k of L(:, k) R(j, k), so every coefficient of R is broadcast once and
+/// multiplies a whole column of L (Eigen's coefficient-based lazy product broadcasts once per
+/// packet of the result, which for the 4- to 8-state filters costs as many shuffles as
+/// multiplies).  Sums in k order.
+template <Accumulate mode, typename Out, typename Lhs, typename Rhs>
+inline void product_transposed(Out&& out, const Lhs& L, const Rhs& R) noexcept {
+  using Column = Eigen::Matrix<typename Lhs::Scalar, Lhs::RowsAtCompileTime, 1>;
+  for (int j = 0; j < int(out.cols()); ++j) {
+    Column acc = L.col(0) * R(j, 0);
+    for (int k = 1; k < int(L.cols()); ++k) acc += L.col(k) * R(j, k);
+    if constexpr (mode == Accumulate::assign) {
+      out.col(j) = acc;
+    } else if constexpr (mode == Accumulate::add) {
+      out.col(j) += acc;
+    } else {
+      out.col(j) -= acc;
+    }
+  }
+}
+
+/// out (+=, -=) L R' on the blocks on and above the diagonal only, for a result the caller knows
+/// to be symmetric (F P F' + Q, the Joseph form) and completes with mirror_upper.  With N split
+/// in halves, three of the four blocks: about a quarter fewer multiplies.  N >= 4.
+template <Accumulate mode, typename T, int N, int M>
+inline void product_transposed_upper(Eigen::Matrix<T, N, N>& out,
+                                     const Eigen::Matrix<T, N, M>& L,
+                                     const Eigen::Matrix<T, N, M>& R) noexcept {
+  static_assert(N >= 4, "product_transposed_upper: small matrices are multiplied whole");
+  static_assert(mode != Accumulate::assign, "product_transposed_upper: accumulates");
+  constexpr int h = N / 2;
+  constexpr int r = N - h;
+  const auto L_top = L.template topRows<h>();
+  const auto L_bottom = L.template bottomRows<r>();
+  const auto R_top = R.template topRows<h>();
+  const auto R_bottom = R.template bottomRows<r>();
+  product_transposed<mode>(out.template topLeftCorner<h, h>(), L_top, R_top);
+  product_transposed<mode>(out.template topRightCorner<h, r>(), L_top, R_bottom);
+  product_transposed<mode>(out.template bottomRightCorner<r, r>(), L_bottom, R_bottom);
+}
+
+/// Copies the upper triangle into the lower one: the matrix comes out exactly symmetric.
+template <typename T, int N>
+inline void mirror_upper(Eigen::Matrix<T, N, N>& m) noexcept {
+  for (int j = 0; j < N; ++j)
+    for (int i = j + 1; i < N; ++i) m(i, j) = m(j, i);
+}
+
+/// Covariance time update P_new = F P F' + Q, symmetric, floored and clamped
+/// (condition_covariance); returns whether P_new is finite.  From four states on, F P F' is
+/// multiplied on its upper blocks only (product_transposed_upper).
+template <typename T, int Nx>
+inline bool propagate_covariance(const Eigen::Matrix<T, Nx, Nx>& F,
+                                 const Eigen::Matrix<T, Nx, Nx>& P,
+                                 const Eigen::Matrix<T, Nx, Nx>& Q, T variance_floor,
+                                 Eigen::Matrix<T, Nx, Nx>& P_new) noexcept {
+  if constexpr (Nx >= 4) {
+    Eigen::Matrix<T, Nx, Nx> FP;
+    product_transposed<Accumulate::assign>(FP, F, P.transpose());
+    P_new = Q;
+    product_transposed_upper<Accumulate::add>(P_new, FP, F);
+    mirror_upper(P_new);
+    return condition_covariance<T, Nx, true>(P_new, variance_floor);
+  } else {
+    const Eigen::Matrix<T, Nx, Nx> FP = F.lazyProduct(P);
+    P_new = FP.lazyProduct(F.transpose());
+    P_new += Q;
+    return condition_covariance(P_new, variance_floor);
+  }
 }
 
 /// The general (matrix) case of joseph_update.
@@ -226,8 +334,14 @@ inline Innovation<T, Nz> joseph_update_general(Eigen::Matrix<T, Nx, 1>& x,
                                                const EstimatorOptions<T>& options) {
   Innovation<T, Nz> rec;
   rec.y = y;
-  // Fixed small sizes: coefficient-based (lazy) products beat Eigen's blocked GEMM kernels.
-  const Eigen::Matrix<T, Nx, Nz> PHt = P.lazyProduct(H.transpose());
+  // Fixed small sizes: coefficient-based (lazy) products beat Eigen's blocked GEMM kernels; from
+  // four states on, products by scaled columns beat both (product_transposed).
+  Eigen::Matrix<T, Nx, Nz> PHt;
+  if constexpr (Nx >= 4) {
+    product_transposed<Accumulate::assign>(PHt, P, H);
+  } else {
+    PHt = P.lazyProduct(H.transpose());
+  }
   rec.S.noalias() = H.lazyProduct(PHt);
   rec.S += R;
   if constexpr (Nz > 1) {
@@ -238,7 +352,6 @@ inline Innovation<T, Nz> joseph_update_general(Eigen::Matrix<T, Nx, 1>& x,
   if (!assess(rec, solver, dof, gates, options.reject_outside_gate)) return rec;
 
   // K = P H' S^-1 by substitution on the columns of P H' (S is never inverted).
-  const Eigen::Matrix<T, Nz, Nx> HP = PHt.transpose();
   Eigen::Matrix<T, Nx, Nz> K = solver.solve_right(PHt);
   if constexpr (Nz > 1) {
     for (int i = 0; i < Nz; ++i)
@@ -247,15 +360,33 @@ inline Innovation<T, Nz> joseph_update_general(Eigen::Matrix<T, Nx, 1>& x,
   const Eigen::Matrix<T, Nx, 1> x_new = x + K.lazyProduct(rec.y);
   // Joseph form (I - K H) P (I - K H)' + K R K', evaluated without forming I - K H:
   // W = (I - K H) P = P - K (H P), then W (I - K H)' = W - (W H') K'.
-  Eigen::Matrix<T, Nx, Nx> W = P;
-  W.noalias() -= K.lazyProduct(HP);
-  const Eigen::Matrix<T, Nx, Nz> WHt = W.lazyProduct(H.transpose());
-  Eigen::Matrix<T, Nx, Nx> P_new = W;
-  P_new.noalias() -= WHt.lazyProduct(K.transpose());
-  const Eigen::Matrix<T, Nx, Nz> KR = K.lazyProduct(R);
-  P_new.noalias() += KR.lazyProduct(K.transpose());
-  condition_covariance(P_new, options.variance_floor);
-  if (!all_finite(x_new) || !all_finite(P_new)) {
+  Eigen::Matrix<T, Nx, Nx> P_new = P;
+  bool P_finite;
+  if constexpr (Nx >= 4) {
+    // The same sum grouped as W + (K R - W H') K', with K R - W H' = K R - P H' + K (H P H')
+    // = K S - P H': for any gain K, not only the optimal one, so this is still the Joseph form
+    // (for the optimal gain it is the residual of K S = P H', the round-off of the solve).  For
+    // missing components K's column is zero, and so is what the masked S contributes.  One
+    // Nx x Nz x Nz product instead of three larger ones; the result is symmetric, so W and
+    // W + G K' are only formed on their upper blocks, then mirrored.  Smaller filters keep the
+    // term-by-term order below (the SIMD banks reproduce the 1- and 2-state filters operation
+    // for operation).
+    product_transposed_upper<Accumulate::subtract>(P_new, K, PHt);  // W = P - K (P H')'
+    Eigen::Matrix<T, Nx, Nz> G = -PHt;
+    product_transposed<Accumulate::add>(G, K, rec.S.transpose());
+    product_transposed_upper<Accumulate::add>(P_new, G, K);
+    mirror_upper(P_new);
+    P_finite = condition_covariance<T, Nx, true>(P_new, options.variance_floor);
+  } else {
+    const Eigen::Matrix<T, Nz, Nx> HP = PHt.transpose();
+    P_new.noalias() -= K.lazyProduct(HP);  // W
+    const Eigen::Matrix<T, Nx, Nz> WHt = P_new.lazyProduct(H.transpose());
+    P_new.noalias() -= WHt.lazyProduct(K.transpose());
+    const Eigen::Matrix<T, Nx, Nz> KR = K.lazyProduct(R);
+    P_new.noalias() += KR.lazyProduct(K.transpose());
+    P_finite = condition_covariance(P_new, options.variance_floor);
+  }
+  if (!all_finite(x_new) || !P_finite) {
     rec.status = Status::numerical_failure;
     return rec;
   }

@@ -106,11 +106,9 @@ class ExtendedKalmanFilter {
           },
           x_, F);
     }
-    const StateMatrix FP = F.lazyProduct(P_);
-    StateMatrix P_new = FP.lazyProduct(F.transpose());
-    P_new += Q;
-    detail::condition_covariance(P_new, options_.variance_floor);
-    if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
+    StateMatrix P_new;
+    const bool P_finite = detail::propagate_covariance(F, P_, Q, options_.variance_floor, P_new);
+    if (!all_finite(x_new) || !P_finite) return Status::numerical_failure;
     x_ = x_new;
     P_ = P_new;
     return Status::ok;

@@ -164,17 +164,16 @@ class KalmanFilter {
     StateVector x_new = A.lazyProduct(x_);
     if constexpr (Nu > 0) x_new.noalias() += B * u;
     StateMatrix P_new;
+    bool P_finite;
     if constexpr (Nx == 1) {
       // a^2 first: it does not depend on P, so only one multiply sits on P's dependency chain.
       const T m = (A(0, 0) * A(0, 0)) * P_(0, 0) + Q(0, 0);
       P_new(0, 0) = m < options_.variance_floor ? options_.variance_floor : m;  // NaN stays NaN
+      P_finite = is_finite(P_new(0, 0));
     } else {
-      const StateMatrix AP = A.lazyProduct(P_);
-      P_new = AP.lazyProduct(A.transpose());
-      P_new += Q;
-      detail::condition_covariance(P_new, options_.variance_floor);
+      P_finite = detail::propagate_covariance(A, P_, Q, options_.variance_floor, P_new);
     }
-    if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
+    if (!all_finite(x_new) || !P_finite) return Status::numerical_failure;
     x_ = x_new;
     P_ = P_new;
     u_last_ = u;

@@ -143,8 +143,8 @@ class UnscentedKalmanFilter {
     moments(D, delta, P_new);
     const StateVector x_new = centre + delta;
     P_new += Q;
-    detail::condition_covariance(P_new, options_.variance_floor);
-    if (!all_finite(x_new) || !all_finite(P_new)) return Status::numerical_failure;
+    const bool P_finite = detail::condition_covariance(P_new, options_.variance_floor);
+    if (!all_finite(x_new) || !P_finite) return Status::numerical_failure;
     x_ = x_new;
     P_ = P_new;
     return Status::ok;
@@ -210,8 +210,8 @@ class UnscentedKalmanFilter {
     const Eigen::Matrix<T, state_dim, measurement_dim> KS = K.lazyProduct(rec.S);
     StateMatrix P_new = P_;
     P_new.noalias() -= KS.lazyProduct(K.transpose());
-    detail::condition_covariance(P_new, options_.variance_floor);
-    if (!all_finite(x_new) || !all_finite(P_new)) {
+    const bool P_finite = detail::condition_covariance(P_new, options_.variance_floor);
+    if (!all_finite(x_new) || !P_finite) {
       rec.status = Status::numerical_failure;
       return rec;
     }
