@@ -2,6 +2,7 @@
 // measurements, no heap, long-run covariance health.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -292,6 +293,8 @@ void check_against_textbook(std::uint64_t seed, double tol) {
     CHECK(double(rec.nis) == doctest::Approx(nis).epsilon(tol * 10));
     REQUIRE(max_abs(as_double(kf.covariance()) - ref.P) <= tol * max_abs(ref.P));
     REQUIRE(max_abs(as_double(kf.state()) - ref.x) <= tol * (1.0 + max_abs(ref.x)));
+    for (int i = 0; i < Nx; ++i)  // each variance on its own scale, not only beside the largest
+      REQUIRE(std::abs(double(kf.covariance()(i, i)) - ref.P(i, i)) <= 10 * tol * ref.P(i, i));
     // Exactly symmetric, as every P the filter hands out.
     REQUIRE(kf.covariance() == kf.covariance().transpose());
   }
@@ -300,6 +303,82 @@ void check_against_textbook(std::uint64_t seed, double tol) {
 }
 
 }  // namespace
+
+namespace {
+
+// A precise sensor (R much smaller than H P H'), float: the case the Joseph form exists for.
+// W = P - K H P loses most of its digits in the measured directions, and the Joseph form
+// (I - K H) P (I - K H)' + K R K' multiplies that round-off by (I - K H)', so the updated
+// variance H P+ H' (about R) keeps its accuracy.  Evaluations that are the same on paper but
+// pass W's round-off on (the short form P - K H P, or a grouping that takes W H' from P instead
+// of from the computed W, or a triangle of the product mirrored) are several times less
+// accurate.  The yardstick is the textbook Joseph form evaluated in float with dynamic Eigen
+// matrices and an LLT solve; the truth is the same in long double.
+template <int Nx>
+void check_precise_sensor(double r, std::uint64_t seed) {
+  using KF = KalmanFilter<float, Nx, 2>;
+  using LD = long double;
+  using MLD = Eigen::Matrix<LD, Eigen::Dynamic, Eigen::Dynamic>;
+  using MF = Eigen::MatrixXf;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> ours, textbook;
+  int not_spd = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const typename KF::StateMatrix P0 = random_spd(Nx, 1.0, rng).cast<float>();
+    typename KF::Model model;
+    model.A.setIdentity();
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < Nx; ++j) model.C(i, j) = float(u(rng));
+    const typename KF::MeasurementCovariance R =
+        KF::MeasurementCovariance::Identity() * float(r);
+    typename KF::Options options;
+    options.reject_outside_gate = false;
+    options.variance_floor = 0.0f;
+    KF kf(model, KF::StateMatrix::Zero(), R, KF::StateVector::Zero(), P0, options);
+    REQUIRE(kf.covariance() == P0);  // a valid covariance passes conditioning untouched
+    REQUIRE(kf.update(KF::MeasurementVector::Zero()).accepted);
+    // Textbook Joseph form in float.
+    const MF P = P0, H = model.C, Rf = R;
+    const MF S = H * P * H.transpose() + Rf;
+    const MF K = Eigen::LLT<MF>(S).solve(H * P).transpose();
+    const MF IKH = MF::Identity(Nx, Nx) - K * H;
+    const MF Pt = IKH * P * IKH.transpose() + K * Rf * K.transpose();
+    // The truth in long double, from the same float inputs.
+    const MLD Pl = P.cast<LD>(), Hl = H.cast<LD>(), Rl = Rf.cast<LD>();
+    const MLD Sl = Hl * Pl * Hl.transpose() + Rl;
+    const MLD Kl = Eigen::LLT<MLD>(Sl).solve(Hl * Pl).transpose();
+    const MLD IKHl = MLD::Identity(Nx, Nx) - Kl * Hl;
+    const MLD truth = Hl * (IKHl * Pl * IKHl.transpose() + Kl * Rl * Kl.transpose()) * Hl.transpose();
+    auto error = [&](const MF& Pu) {
+      return double((Hl * Pu.cast<LD>() * Hl.transpose() - truth).cwiseAbs().maxCoeff() /
+                    truth.cwiseAbs().maxCoeff());
+    };
+    ours.push_back(error(kf.covariance()));
+    textbook.push_back(error(Pt));
+    not_spd += !physguard_test::is_spd(kf.covariance(), 0.0);
+  }
+  std::sort(ours.begin(), ours.end());
+  std::sort(textbook.begin(), textbook.end());
+  const double median_ours = ours[ours.size() / 2], median_textbook = textbook[textbook.size() / 2];
+  CAPTURE(Nx);
+  CAPTURE(r);
+  CAPTURE(median_ours);
+  CAPTURE(median_textbook);
+  CHECK(median_ours <= 1.5 * median_textbook);
+  CHECK(median_textbook > 1e-5);  // the case is hard enough to tell the evaluations apart
+  CHECK(not_spd == 0);
+}
+
+}  // namespace
+
+TEST_CASE("precise sensor: the Joseph update keeps the updated variance as accurate as the textbook") {
+  check_precise_sensor<4>(1e-4, 31);
+  check_precise_sensor<4>(1e-5, 32);
+  check_precise_sensor<8>(1e-4, 33);
+  check_precise_sensor<8>(1e-5, 34);
+  check_precise_sensor<3>(1e-5, 35);
+}
 
 TEST_CASE("the filter equals a textbook Joseph-form filter for 3 to 8 states, partial measurements") {
   SUBCASE("double") {

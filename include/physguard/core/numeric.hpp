@@ -33,7 +33,9 @@ inline bool is_finite(double v) noexcept {
 template <typename Derived>
 bool all_finite(const Derived& m) noexcept {
   using T = typename Derived::Scalar;
-  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "all_finite: float or double coefficients");
+  static_assert(std::is_floating_point_v<T> && std::numeric_limits<T>::is_iec559 &&
+                    (sizeof(T) == 4 || sizeof(T) == 8),
+                "all_finite: IEEE 754 float or double coefficients");
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr int mantissa_bits = std::numeric_limits<T>::digits - 1;
   constexpr Bits exponent_mask = static_cast<Bits>(~Bits(0) >> 1) & ~((Bits(1) << mantissa_bits) - 1);

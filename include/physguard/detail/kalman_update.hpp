@@ -50,7 +50,8 @@ inline bool present_finite(const Eigen::Matrix<T, Nz, 1>& z, MeasurementMask mas
 
 /// Solver for S: a division for scalars, a square-root-free Cholesky factorisation S = L D L'
 /// (L unit lower triangular, D diagonal) otherwise.  `ok()` is false when S is not positive
-/// definite (a pivot of D not positive, or not finite).
+/// definite: a pivot of D not positive or not finite, or so small (subnormal) that its
+/// reciprocal overflows.
 ///
 /// The factorisation and the triangular solves are written out for compile-time sizes (the loops
 /// unroll completely for the small S of a Kalman filter), which is several times faster than a
@@ -73,6 +74,10 @@ class InnovationSolver {
         return;
       }
       inv_d_[j] = T(1) / d;
+      if (!is_finite(inv_d_[j])) {  // a subnormal pivot: numerically singular
+        ok_ = false;
+        return;
+      }
       for (int i = j + 1; i < Nz; ++i) {
         T v = S(i, j);
         for (int k = 0; k < j; ++k) v -= L_(i, k) * LD_(j, k);
@@ -189,7 +194,7 @@ inline bool finite_and_within_correlation_bounds(const Eigen::Matrix<T, Nx, Nx>&
   bool ok = true;
   for (int j = 0; j < Nx; ++j) {
     const T djj = P(j, j);
-    ok &= djj <= max;
+    ok &= std::abs(djj) <= max;  // NaN and both infinities fail
     for (int i = 0; i < j; ++i) {
       const T bound2 = P(i, i) * djj;
       const T pij2 = P(i, j) * P(i, j);
@@ -310,7 +315,8 @@ inline bool propagate_covariance(const Eigen::Matrix<T, Nx, Nx>& F,
   if constexpr (Nx >= 4) {
     Eigen::Matrix<T, Nx, Nx> FP;
     product_transposed<Accumulate::assign>(FP, F, P.transpose());
-    P_new = Q;
+    for (int j = 0; j < Nx; ++j)  // the upper triangle of (Q + Q') / 2; mirror_upper does the rest
+      for (int i = 0; i <= j; ++i) P_new(i, j) = T(0.5) * (Q(i, j) + Q(j, i));
     product_transposed_upper<Accumulate::add>(P_new, FP, F);
     mirror_upper(P_new);
     return condition_covariance<T, Nx, true>(P_new, variance_floor);
@@ -359,24 +365,22 @@ inline Innovation<T, Nz> joseph_update_general(Eigen::Matrix<T, Nx, 1>& x,
   }
   const Eigen::Matrix<T, Nx, 1> x_new = x + K.lazyProduct(rec.y);
   // Joseph form (I - K H) P (I - K H)' + K R K', evaluated without forming I - K H:
-  // W = (I - K H) P = P - K (H P), then W (I - K H)' = W - (W H') K'.
+  // W = (I - K H) P = P - K (H P), then W (I - K H)' = W - (W H') K'.  W H' is taken from the
+  // computed W, so W's own round-off (large beside a small updated variance, when the sensor is
+  // precise) is multiplied by (I - K H)' as in the Joseph form, not passed on.
   Eigen::Matrix<T, Nx, Nx> P_new = P;
   bool P_finite;
   if constexpr (Nx >= 4) {
-    // The same sum grouped as W + (K R - W H') K', with K R - W H' = K R - P H' + K (H P H')
-    // = K S - P H': for any gain K, not only the optimal one, so this is still the Joseph form
-    // (for the optimal gain it is the residual of K S = P H', the round-off of the solve).  For
-    // missing components K's column is zero, and so is what the masked S contributes.  One
-    // Nx x Nz x Nz product instead of three larger ones; the result is symmetric, so W and
-    // W + G K' are only formed on their upper blocks, then mirrored.  Smaller filters keep the
-    // term-by-term order below (the SIMD banks reproduce the 1- and 2-state filters operation
-    // for operation).
-    product_transposed_upper<Accumulate::subtract>(P_new, K, PHt);  // W = P - K (P H')'
-    Eigen::Matrix<T, Nx, Nz> G = -PHt;
-    product_transposed<Accumulate::add>(G, K, rec.S.transpose());
-    product_transposed_upper<Accumulate::add>(P_new, G, K);
-    mirror_upper(P_new);
-    P_finite = condition_covariance<T, Nx, true>(P_new, options.variance_floor);
+    // The same terms grouped as W + (K R - W H') K' (one Nx x Nx product instead of two), of
+    // which only the upper blocks are multiplied (the result is symmetric), then mirrored.
+    // Smaller filters keep the term-by-term order below (the SIMD banks reproduce the 1- and
+    // 2-state filters operation for operation).
+    product_transposed<Accumulate::subtract>(P_new, K, PHt);  // W = P - K (P H')'
+    Eigen::Matrix<T, Nx, Nz> G;
+    product_transposed<Accumulate::assign>(G, K, R.transpose());  // K R
+    product_transposed<Accumulate::subtract>(G, P_new, H);        // - W H'
+    product_transposed<Accumulate::add>(P_new, G, K);
+    P_finite = condition_covariance(P_new, options.variance_floor);
   } else {
     const Eigen::Matrix<T, Nz, Nx> HP = PHt.transpose();
     P_new.noalias() -= K.lazyProduct(HP);  // W

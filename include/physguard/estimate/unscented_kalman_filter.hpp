@@ -55,7 +55,7 @@ struct UnscentedOptions {
 /// h(Xi),
 ///   S = sum Wci (h(Xi) - z_pred)(...)' + R, cross covariance Pxz; the innovation is masked,
 ///   gated and its NIS computed by the same code as KalmanFilter's (detail::apply_mask,
-///   InnovationSolver, assess); K = Pxz S^-1 by Cholesky solve (never an inverse);
+///   InnovationSolver, assess); K = Pxz S^-1 by L D L' substitution (never an inverse);
 ///   P = P - K S K', symmetrised and floored.
 /// - P not positive definite (no Cholesky factor): Status::not_positive_definite.  Non-finite u,
 ///   dt_s, Q or measurement: Status::not_finite; dt_s < 0: Status::invalid_argument; a non-finite
