@@ -28,6 +28,8 @@
 #include <physguard/signal/first_order_lag.hpp>
 #include <physguard/signal/random_walk.hpp>
 
+#include "sanitizer.hpp"
+
 #include "heap_counter.hpp"
 
 using namespace physguard;
@@ -48,13 +50,6 @@ using DoubleArrays = Cfg<double, batch::ArrayBatch<double, 4>>;
 // Under AddressSanitizer (the CI's clang pass) two configurations -- the native batch and the
 // plain arrays -- keep the instrumented build of these SIMD-heavy tests within minutes; the
 // g++ pass runs all four.
-#if defined(__SANITIZE_ADDRESS__)
-#define PHYSGUARD_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PHYSGUARD_TEST_ASAN 1
-#endif
-#endif
 #if defined(PHYSGUARD_TEST_ASAN)
 #define PHYSGUARD_BANK_CONFIGS FloatNative, DoubleArrays
 #else

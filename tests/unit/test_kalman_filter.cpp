@@ -15,6 +15,7 @@
 #include <Eigen/Cholesky>
 
 #include "support/heap_counter.hpp"
+#include "support/sanitizer.hpp"
 #include "support/simulate.hpp"
 
 using namespace physguard;
@@ -421,6 +422,11 @@ TEST_CASE("predict and update never touch the heap") {
 }
 
 TEST_CASE("covariance stays symmetric positive definite over 10^6 float steps") {
+#if defined(PHYSGUARD_TEST_ASAN)
+  const int steps = 100000;  // the instrumented -O0 pass checks memory and UB, not the long run
+#else
+  const int steps = 1000000;
+#endif
   using KF = KalmanFilter<float, 2, 1>;
   const float dt = 0.01f;
   KF kf(cv_model(dt), cv_noise(dt, 1e-3f), KF::MeasurementCovariance::Constant(1e-4f),
@@ -431,7 +437,7 @@ TEST_CASE("covariance stays symmetric positive definite over 10^6 float steps") 
   bool healthy = true;
   long accepted = 0, refused = 0;
   int first_bad = -1;
-  for (int k = 0; k < 1000000 && healthy; ++k) {
+  for (int k = 0; k < steps && healthy; ++k) {
     if (kf.predict() != Status::ok) ++refused;
     const auto rec =
         kf.update(KF::MeasurementVector::Constant(std::sin(0.001f * static_cast<float>(k))) + v());
@@ -445,7 +451,7 @@ TEST_CASE("covariance stays symmetric positive definite over 10^6 float steps") 
   CAPTURE(first_bad);
   CHECK(healthy);
   CHECK(refused == 0);
-  CHECK(accepted > 999000);
+  CHECK(accepted > steps - steps / 1000);
   CHECK(physguard_test::is_spd(kf.covariance(), 0.0));
   CHECK(all_finite(kf.state()));
 }

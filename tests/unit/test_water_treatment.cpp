@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "scenario.hpp"
+#include "support/sanitizer.hpp"
 
 namespace {
 
@@ -39,7 +40,11 @@ void check_week(std::uint64_t seed) {
 TEST_CASE("water-treatment week: all attacks detected, no false alarms (demo seed)") { check_week(2021); }
 
 TEST_CASE("water-treatment week: other noise realisations") {
+#if defined(PHYSGUARD_TEST_ASAN)
+  check_week(2);  // the instrumented -O0 pass checks memory and UB; the g++ pass runs all three
+#else
   for (std::uint64_t seed : {1u, 2u, 3u}) check_week(seed);
+#endif
 }
 
 TEST_CASE("the Oldsmar setpoint change is caught on the scan it happens") {
