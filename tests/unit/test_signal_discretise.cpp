@@ -214,6 +214,53 @@ TEST_CASE_TEMPLATE("Van Loan for a first-order lag: q tau/2 (1 - exp(-2 dt/tau))
   }
 }
 
+TEST_CASE_TEMPLATE("Van Loan over long steps: a coupled three-state model against its modal closed "
+                   "form", T, float, double) {
+  // A = V diag(lambda) V^-1 and Qc = V Qm V' with Qm positive definite.  In modal coordinates the
+  // integral is elementwise, so the reference needs no exponential of a matrix:
+  //   Qd = V M V',   M_ij = Qm_ij (exp((l_i + l_j) dt) - 1) / (l_i + l_j).
+  // ||A|| dt reaches 10^4: the block exponential over the whole step cancels to noise (negative
+  // variances) from ||A|| dt of about 20 in float; the doubling must keep every variance to a
+  // relative accuracy near the precision of T.
+  Eigen::Matrix3d V;
+  V << 1, 0.3, -0.2, 0.1, 1, 0.4, -0.3, 0.2, 1;
+  const Eigen::Matrix3d Vinv = V.inverse();
+  Eigen::Matrix3d Qm;
+  Qm << 0.3, 0.1, -0.05, 0.1, 0.5, 0.1, -0.05, 0.1, 0.8;
+  const Eigen::Matrix3d Qc = V * Qm * V.transpose();
+  const Eigen::Vector3d modes[] = {Eigen::Vector3d(-0.5, -3.0, -20.0),   // stable
+                                   Eigen::Vector3d(-0.5, -3.0, 0.1)};    // one unstable mode
+  const double dts[] = {0.01, 0.3, 2.0, 5.0, 20.0, 50.0, 500.0};
+  for (const Eigen::Vector3d& lambda : modes) {
+    const Eigen::Matrix3d A = V * lambda.asDiagonal() * Vinv;
+    for (const double dt : dts) {
+      if (lambda.maxCoeff() > 0 && dt > 20.0) continue;  // exp(0.2 dt) would overflow float
+      CAPTURE(dt);
+      CAPTURE(lambda(2));
+      Eigen::Matrix3d M;
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          const double l = lambda(i) + lambda(j);
+          M(i, j) = Qm(i, j) * std::expm1(l * dt) / l;
+        }
+      const Eigen::Matrix3d expected = V * M * V.transpose();
+      const Eigen::Matrix<T, 3, 3> Qd = discretise_process_noise<T, 3>(
+          A.cast<T>(), Qc.cast<T>(), T(dt));
+      REQUIRE(all_finite(Qd));
+      CHECK(Qd == Qd.transpose());
+      const double scale = 1e3 * std::numeric_limits<T>::epsilon();
+      for (int i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(double(Qd(i, i)) > 0.0);
+        CHECK(std::abs(double(Qd(i, i)) - expected(i, i)) <= scale * expected(i, i));
+        for (int j = 0; j < i; ++j)  // off-diagonal terms relative to their variances
+          CHECK(std::abs(double(Qd(i, j)) - expected(i, j)) <=
+                scale * std::sqrt(expected(i, i) * expected(j, j)));
+      }
+    }
+  }
+}
+
 TEST_CASE("Van Loan for an oscillator agrees with Simpson integration of the closed form") {
   // dx/dt = [[0, -w], [w, 0]] x + noise, exp(A s) a rotation by w s.
   const double w = 1.3, dt = 2.0;
