@@ -111,16 +111,16 @@ V values(Input& in) {
   return v;
 }
 
-/// A variance the integrator configures (per-step Q, reset covariance): non-finite values pass
-/// through (they must be refused), finite ones are kept in [0, 1e4].  Measurements, inputs and
-/// time steps stay fully hostile, but a covariance given with a dynamic range beyond 1 / epsilon
-/// (say 1e36 next to 1e-12 in float) cannot be kept positive semi-definite by any fixed-cost float
-/// update, and it comes from configuration, not from the field.
+/// A variance the integrator configures (per-step Q, reset covariance): non-finite and negative
+/// values pass through (they must be refused), finite ones are kept in [-1e4, 1e4].
+/// Measurements, inputs and time steps stay fully hostile, but a covariance given with a dynamic
+/// range beyond 1 / epsilon (say 1e36 next to 1e-12 in float) cannot be kept positive
+/// semi-definite by any fixed-cost float update, and it comes from configuration, not from the
+/// field.
 template <typename T>
 T config_variance(T v) {
   if (!is_finite(v)) return v;
-  const T a = v < T(0) ? -v : v;
-  return a > T(1e4) ? T(1e4) : a;
+  return v > T(1e4) ? T(1e4) : v < -T(1e4) ? -T(1e4) : v;
 }
 
 /// A time step in seconds for the nonlinear filters: mostly moderate, sometimes hostile.
@@ -150,7 +150,9 @@ void drive_nonlinear(Input& in, Filter& f) {
       case 1: {
         const auto u = values<typename Filter::InputVector>(in);
         SM Q = SM::Identity() * config_variance(in.value<T>());
-        if (f.predict(u, step_seconds<T>(in), Q) != Status::ok) PHYSGUARD_FUZZ_CHECK(same_bits(f, snap));
+        const Status st = f.predict(u, step_seconds<T>(in), Q);
+        if (st != Status::ok) PHYSGUARD_FUZZ_CHECK(same_bits(f, snap));
+        if (st == Status::ok) PHYSGUARD_FUZZ_CHECK(variances_nonnegative(Q));
         break;
       }
       case 2:
@@ -167,10 +169,12 @@ void drive_nonlinear(Input& in, Filter& f) {
         const auto x = values<typename Filter::StateVector>(in);
         SM P = SM::Identity();
         for (int i = 0; i < Filter::state_dim; ++i) P(i, i) = config_variance(in.value<T>());
-        if (f.reset(x, P) != Status::ok)
+        if (f.reset(x, P) != Status::ok) {
           PHYSGUARD_FUZZ_CHECK(same_bits(f, snap));
-        else
+        } else {
+          PHYSGUARD_FUZZ_CHECK(variances_nonnegative(P));
           prior_scale = variance_scale(f);  // a new start: earlier rounding is gone
+        }
         break;
       }
     }

@@ -340,6 +340,71 @@ TEST_CASE_TEMPLATE("non-finite model matrices, noise or reset values are refused
   CHECK(s3.same(kf2));
 }
 
+TEST_CASE_TEMPLATE("a negative variance in Q, R or P0 is refused by the Kalman filter", T, float,
+                   double) {
+  using KF = KalmanFilter<T, 2, 1, 0>;
+  typename KF::Model m;
+  m.A << T(1), T(0.1), T(0), T(1);
+  m.C << T(1), T(0);
+  const typename KF::StateMatrix Q0 = KF::StateMatrix::Identity() * T(1e-3);
+  KF kf(m, Q0, KF::MeasurementCovariance::Constant(T(1e-2)), KF::StateVector::Zero(),
+        KF::StateMatrix::Identity());
+  for (int i = 0; i < 5; ++i) {
+    kf.predict();
+    kf.update(KF::MeasurementVector::Constant(T(0.1) * T(i)));
+  }
+  const Snapshot<KF> s(kf);
+  const typename KF::InputVector u{};
+  const typename KF::InputMatrix B{};
+  for (int i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    typename KF::StateMatrix Q = Q0;
+    Q(i, i) = -T(1e-6);
+    CHECK(kf.predict(u, m.A, B, Q) == Status::invalid_argument);
+    CHECK(kf.set_process_noise(Q) == Status::invalid_argument);
+    Q(i, i) = -std::numeric_limits<T>::denorm_min();
+    CHECK(kf.predict(u, m.A, B, Q) == Status::invalid_argument);
+    // Non-finite wins over negative: the more specific status.
+    Q((i + 1) % 2, (i + 1) % 2) = std::numeric_limits<T>::quiet_NaN();
+    CHECK(kf.predict(u, m.A, B, Q) == Status::not_finite);
+  }
+  CHECK(kf.set_measurement_noise(KF::MeasurementCovariance::Constant(-T(1e-2))) ==
+        Status::invalid_argument);
+  typename KF::StateMatrix P_bad = KF::StateMatrix::Identity();
+  P_bad(1, 1) = -T(1e-3);
+  CHECK(kf.reset(KF::StateVector::Zero(), P_bad) == Status::invalid_argument);
+  CHECK(s.same(kf));
+  CHECK(kf.process_noise() == Q0);
+  // Covariances with negative off-diagonal terms and zero variances are valid.
+  typename KF::StateMatrix Qc;
+  Qc << T(1e-3), -T(5e-4), -T(5e-4), T(1e-3);
+  CHECK(kf.set_process_noise(Qc) == Status::ok);
+  CHECK(kf.process_noise() == Qc);
+  CHECK(kf.predict(u, m.A, B, KF::StateMatrix::Zero()) == Status::ok);
+  CHECK(kf.set_measurement_noise(KF::MeasurementCovariance::Zero()) == Status::ok);
+  CHECK(kf.predict() == Status::ok);
+  CHECK(kf.update(KF::MeasurementVector::Constant(T(0.5))).status == Status::ok);
+  CHECK(all_finite(kf.covariance()));
+}
+
+TEST_CASE_TEMPLATE("variances_nonnegative reads only the diagonal, refusing a negative or NaN variance", T,
+                   float, double) {
+  Eigen::Matrix<T, 3, 3> M = Eigen::Matrix<T, 3, 3>::Constant(-T(1));
+  M.diagonal().setZero();
+  CHECK(variances_nonnegative(M));
+  M(1, 1) = -T(0);  // -0 == 0: a zero variance
+  CHECK(variances_nonnegative(M));
+  for (int i = 0; i < 3; ++i) {
+    Eigen::Matrix<T, 3, 3> N = M;
+    N(i, i) = -std::numeric_limits<T>::denorm_min();
+    CHECK_FALSE(variances_nonnegative(N));
+    N(i, i) = std::numeric_limits<T>::quiet_NaN();
+    CHECK_FALSE(variances_nonnegative(N));
+    N(i, i) = std::numeric_limits<T>::infinity();
+    CHECK(variances_nonnegative(N));  // finiteness is all_finite's business
+  }
+}
+
 TEST_CASE("a sample whose innovation overflows leaves KalmanInnovationSource and "
           "TimedKalmanFilter untouched") {
   using KF = KalmanFilter<F, 1, 1>;
@@ -781,6 +846,11 @@ void nonlinear_filter_box(Filter f, const char* name) {
   {
     const Snapshot<Filter> s(f);
     CHECK(f.predict(u, F(-1)) == Status::invalid_argument);  // time going backwards
+    CHECK(f.predict(u, F(1), Filter::StateMatrix::Constant(-F(1e-9))) == Status::invalid_argument);
+    typename Filter::MeasurementCovariance R_bad = f.measurement_noise();
+    R_bad(1, 1) = -R_bad(1, 1);
+    CHECK(f.set_measurement_noise(R_bad) == Status::invalid_argument);
+    CHECK(f.reset(f.state(), -f.covariance()) == Status::invalid_argument);
     CHECK(f.update(z_ok, 0u).status == Status::missing);
     CHECK(s.same(f));
   }

@@ -50,4 +50,15 @@ bool all_finite(const Derived& m) noexcept {
   return (acc >> (sizeof(Bits) * 8 - 1)) == 0;
 }
 
+/// True when every diagonal coefficient of a square covariance matrix (a variance) is >= 0; false
+/// for a negative or NaN variance.  Off-diagonal terms are not checked (a full positive
+/// semi-definiteness test costs a factorisation; the filters condition P after every step).
+template <typename Derived>
+bool variances_nonnegative(const Derived& m) noexcept {
+  using T = typename Derived::Scalar;
+  bool ok = true;
+  for (decltype(m.rows()) i = 0; i < m.rows(); ++i) ok &= m.coeff(i, i) >= T(0);
+  return ok;
+}
+
 }  // namespace physguard

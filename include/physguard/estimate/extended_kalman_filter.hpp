@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <type_traits>
 
+#include "../core/config.hpp"
 #include "../core/numeric.hpp"
 #include "../core/status.hpp"
 #include "../detail/kalman_update.hpp"
@@ -26,9 +27,9 @@ namespace physguard {
 /// - `predict(u, dt_s)`:  x = f(x, u, dt_s),  P = F P F' + Q, with Q the model's
 /// process_noise(dt_s)
 ///   when it has one, else the per-step Q given at construction; `predict(u, dt_s, Q)` with a Q
-///   for this step only.  Non-finite u, dt_s or Q: Status::not_finite; dt_s < 0:
-///   Status::invalid_argument; a non-finite result: Status::numerical_failure.  State untouched in
-///   every refused case.
+///   for this step only.  Non-finite u, dt_s or Q: Status::not_finite; dt_s < 0 or a negative
+///   variance on the diagonal of Q: Status::invalid_argument; a non-finite result:
+///   Status::numerical_failure.  State untouched in every refused case.
 /// - `update(z)` / `update(z, mask)`: y = z - h(x), then exactly the linear filter's Joseph-form
 ///   update with H (detail::joseph_update: S by Cholesky, never inverted; gating, masks, variance
 ///   floor, NaN refusal and the Innovation record are the same as KalmanFilter's).
@@ -66,6 +67,7 @@ class ExtendedKalmanFilter {
         P_(P0),
         options_(options),
         gates_(options.gate_probability) {
+    check_construction();
     detail::condition_covariance(P_, options_.variance_floor);
   }
 
@@ -80,6 +82,7 @@ class ExtendedKalmanFilter {
         P_(P0),
         options_(options),
         gates_(options.gate_probability) {
+    check_construction();
     detail::condition_covariance(P_, options_.variance_floor);
   }
 
@@ -92,7 +95,7 @@ class ExtendedKalmanFilter {
   /// Time update over dt_s seconds with input u held and process noise Q for this step.
   Status predict(const InputVector& u, T dt_s, const StateMatrix& Q) {
     if (!all_finite(u) || !is_finite(dt_s) || !all_finite(Q)) return Status::not_finite;
-    if (dt_s < T(0)) return Status::invalid_argument;
+    if (dt_s < T(0) || !variances_nonnegative(Q)) return Status::invalid_argument;
     StateMatrix F;
     StateVector x_new;
     if constexpr (has_transition_jacobian_v<Model>) {
@@ -173,9 +176,11 @@ class ExtendedKalmanFilter {
   T gate(int dof = measurement_dim) const noexcept { return gates_.for_dof(dof); }
 
   /// Replace the state and covariance (re-initialisation after a gap, for example).  Non-finite
-  /// x0 or P0 is refused with not_finite and the filter keeps its state.
+  /// x0 or P0 is refused with not_finite, a negative variance on the diagonal of P0 with
+  /// invalid_argument; the filter keeps its state.
   Status reset(const StateVector& x0, const StateMatrix& P0) {
     if (!all_finite(x0) || !all_finite(P0)) return Status::not_finite;
+    if (!variances_nonnegative(P0)) return Status::invalid_argument;
     x_ = x0;
     P_ = P0;
     detail::condition_covariance(P_, options_.variance_floor);
@@ -186,12 +191,15 @@ class ExtendedKalmanFilter {
   template <typename M = Model, typename std::enable_if<!has_process_noise_v<M>, int>::type = 0>
   Status set_process_noise(const StateMatrix& Q) {
     if (!all_finite(Q)) return Status::not_finite;
+    if (!variances_nonnegative(Q)) return Status::invalid_argument;
     Q_ = Q;
     return Status::ok;
   }
-  /// A non-finite R is refused with not_finite (nothing changes).
+  /// A non-finite R is refused with not_finite, a negative variance on its diagonal with
+  /// invalid_argument (nothing changes).
   Status set_measurement_noise(const MeasurementCovariance& R) {
     if (!all_finite(R)) return Status::not_finite;
+    if (!variances_nonnegative(R)) return Status::invalid_argument;
     R_ = R;
     return Status::ok;
   }
@@ -199,6 +207,17 @@ class ExtendedKalmanFilter {
   EIGEN_MAKE_ALIGNED_OPERATOR_NEW
 
  private:
+  void check_construction() const {
+    PHYSGUARD_ASSERT(all_finite(Q_) && all_finite(R_),
+                     "ExtendedKalmanFilter: Q and R must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(Q_) && variances_nonnegative(R_),
+                     "ExtendedKalmanFilter: variances (diagonals of Q and R) must be >= 0");
+    PHYSGUARD_ASSERT(all_finite(x_) && all_finite(P_),
+                     "ExtendedKalmanFilter: x0 and P0 must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(P_),
+                     "ExtendedKalmanFilter: variances (diagonal of P0) must be >= 0");
+  }
+
   Model model_;
   StateMatrix Q_;
   MeasurementCovariance R_;

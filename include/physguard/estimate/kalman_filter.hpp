@@ -54,7 +54,11 @@ class KalmanFilter {
     PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
                          all_finite(model.D) && all_finite(Q) && all_finite(R),
                      "KalmanFilter: model, Q and R must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(Q) && variances_nonnegative(R),
+                     "KalmanFilter: variances (diagonals of Q and R) must be >= 0");
     PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(P0),
+                     "KalmanFilter: variances (diagonal of P0) must be >= 0");
     detail::condition_covariance(P_, options_.variance_floor);
   }
 
@@ -76,7 +80,11 @@ class KalmanFilter {
     PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
                          all_finite(model.D) && all_finite(Q) && all_finite(R),
                      "KalmanFilter: model, Q and R must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(Q) && variances_nonnegative(R),
+                     "KalmanFilter: variances (diagonals of Q and R) must be >= 0");
     PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(P0),
+                     "KalmanFilter: variances (diagonal of P0) must be >= 0");
     PHYSGUARD_ASSERT(gates.valid(), "KalmanFilter: NIS gates must be positive, finite, inverses 1/gate");
     detail::condition_covariance(P_, options_.variance_floor);
   }
@@ -88,10 +96,12 @@ class KalmanFilter {
   Status predict(const InputVector& u) { return predict_with(u, model_.A, model_.B, Q_); }
 
   /// Time update with matrices valid for this step only (variable time step, time-varying model).
-  /// A non-finite entry in u, A, B or Q is refused with not_finite, the state untouched.
+  /// A non-finite entry in u, A, B or Q is refused with not_finite, a negative variance on the
+  /// diagonal of Q with invalid_argument; the state is untouched in both cases.
   Status predict(const InputVector& u, const StateMatrix& A, const InputMatrix& B,
                  const StateMatrix& Q) {
     if (!all_finite(A) || !all_finite(B) || !all_finite(Q)) return Status::not_finite;
+    if (!variances_nonnegative(Q)) return Status::invalid_argument;
     return predict_with(u, A, B, Q);
   }
 
@@ -128,15 +138,18 @@ class KalmanFilter {
   T gate(int dof = Nz) const noexcept { return gates_.for_dof(dof); }
 
   /// Replace the state and covariance (re-initialisation after a gap, for example).  Non-finite
-  /// x0 or P0 is refused with not_finite and the filter keeps its state.
+  /// x0 or P0 is refused with not_finite, a negative variance on the diagonal of P0 with
+  /// invalid_argument; the filter keeps its state.
   Status reset(const StateVector& x0, const StateMatrix& P0) {
     if (!all_finite(x0) || !all_finite(P0)) return Status::not_finite;
+    if (!variances_nonnegative(P0)) return Status::invalid_argument;
     x_ = x0;
     P_ = P0;
     detail::condition_covariance(P_, options_.variance_floor);
     return Status::ok;
   }
-  /// Replace the model, Q or R; a non-finite entry is refused with not_finite (nothing changes).
+  /// Replace the model, Q or R; a non-finite entry is refused with not_finite, a negative
+  /// variance on the diagonal of Q or R with invalid_argument (nothing changes).
   Status set_model(const Model& model) {
     if (!all_finite(model.A) || !all_finite(model.B) || !all_finite(model.C) ||
         !all_finite(model.D))
@@ -146,11 +159,13 @@ class KalmanFilter {
   }
   Status set_process_noise(const StateMatrix& Q) {
     if (!all_finite(Q)) return Status::not_finite;
+    if (!variances_nonnegative(Q)) return Status::invalid_argument;
     Q_ = Q;
     return Status::ok;
   }
   Status set_measurement_noise(const MeasurementCovariance& R) {
     if (!all_finite(R)) return Status::not_finite;
+    if (!variances_nonnegative(R)) return Status::invalid_argument;
     R_ = R;
     return Status::ok;
   }

@@ -58,8 +58,9 @@ struct UnscentedOptions {
 ///   InnovationSolver, assess); K = Pxz S^-1 by L D L' substitution (never an inverse);
 ///   P = P - K S K', symmetrised and floored.
 /// - P not positive definite (no Cholesky factor): Status::not_positive_definite.  Non-finite u,
-///   dt_s, Q or measurement: Status::not_finite; dt_s < 0: Status::invalid_argument; a non-finite
-///   result: Status::numerical_failure.  In every refused case x and P are bit-identical to before.
+///   dt_s, Q or measurement: Status::not_finite; dt_s < 0 or a negative variance on the diagonal
+///   of Q: Status::invalid_argument; a non-finite result: Status::numerical_failure.  In every
+///   refused case x and P are bit-identical to before.
 /// - On a linear model the UKF is the linear Kalman filter, to rounding.
 /// - No heap: every matrix is fixed-size; the object is a plain value.
 template <typename Model>
@@ -125,7 +126,7 @@ class UnscentedKalmanFilter {
   /// Time update over dt_s seconds with input u held and process noise Q for this step.
   Status predict(const InputVector& u, T dt_s, const StateMatrix& Q) {
     if (!all_finite(u) || !is_finite(dt_s) || !all_finite(Q)) return Status::not_finite;
-    if (dt_s < T(0)) return Status::invalid_argument;
+    if (dt_s < T(0) || !variances_nonnegative(Q)) return Status::invalid_argument;
     StateMatrix spread;  // gamma L
     if (!sigma_spread(spread)) return Status::not_positive_definite;
 
@@ -259,9 +260,11 @@ class UnscentedKalmanFilter {
   T gate(int dof = measurement_dim) const noexcept { return gates_.for_dof(dof); }
 
   /// Replace the state and covariance (re-initialisation after a gap, for example).  Non-finite
-  /// x0 or P0 is refused with not_finite and the filter keeps its state.
+  /// x0 or P0 is refused with not_finite, a negative variance on the diagonal of P0 with
+  /// invalid_argument; the filter keeps its state.
   Status reset(const StateVector& x0, const StateMatrix& P0) {
     if (!all_finite(x0) || !all_finite(P0)) return Status::not_finite;
+    if (!variances_nonnegative(P0)) return Status::invalid_argument;
     x_ = x0;
     P_ = P0;
     detail::condition_covariance(P_, options_.variance_floor);
@@ -272,12 +275,15 @@ class UnscentedKalmanFilter {
   template <typename M = Model, typename std::enable_if<!has_process_noise_v<M>, int>::type = 0>
   Status set_process_noise(const StateMatrix& Q) {
     if (!all_finite(Q)) return Status::not_finite;
+    if (!variances_nonnegative(Q)) return Status::invalid_argument;
     Q_ = Q;
     return Status::ok;
   }
-  /// A non-finite R is refused with not_finite (nothing changes).
+  /// A non-finite R is refused with not_finite, a negative variance on its diagonal with
+  /// invalid_argument (nothing changes).
   Status set_measurement_noise(const MeasurementCovariance& R) {
     if (!all_finite(R)) return Status::not_finite;
+    if (!variances_nonnegative(R)) return Status::invalid_argument;
     R_ = R;
     return Status::ok;
   }
@@ -286,6 +292,14 @@ class UnscentedKalmanFilter {
 
  private:
   void init() {
+    PHYSGUARD_ASSERT(all_finite(Q_) && all_finite(R_),
+                     "UnscentedKalmanFilter: Q and R must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(Q_) && variances_nonnegative(R_),
+                     "UnscentedKalmanFilter: variances (diagonals of Q and R) must be >= 0");
+    PHYSGUARD_ASSERT(all_finite(x_) && all_finite(P_),
+                     "UnscentedKalmanFilter: x0 and P0 must be finite");
+    PHYSGUARD_ASSERT(variances_nonnegative(P_),
+                     "UnscentedKalmanFilter: variances (diagonal of P0) must be >= 0");
     PHYSGUARD_ASSERT(is_finite(sigma_.alpha) && sigma_.alpha > T(0), "UKF alpha must be > 0");
     const T n = static_cast<T>(state_dim);
     PHYSGUARD_ASSERT(is_finite(sigma_.kappa) && n + sigma_.kappa > T(0),
