@@ -117,6 +117,19 @@ TEST_CASE("matrix_exponential of a non-finite matrix is NaN, and exp(0) = I") {
   CHECK(std::isnan(matrix_exponential(M)(1, 1)));
   M(0, 1) = std::numeric_limits<double>::infinity();
   CHECK(std::isnan(matrix_exponential(M)(0, 0)));
+  // Finite coefficients whose column sum (the 1-norm) overflows: NaN, not a result computed with
+  // an undefined number of squarings.
+  M(0, 1) = std::numeric_limits<double>::max();
+  M(1, 1) = std::numeric_limits<double>::max();
+  CHECK(std::isnan(matrix_exponential(M)(0, 0)));
+  // The same for the noise discretisation; a finite A with an overflowing ||A|| dt is not NaN.
+  const Eigen::Matrix2d Qc = Eigen::Matrix2d::Identity();
+  CHECK(std::isnan(discretise_process_noise(M, Qc, 1.0)(0, 0)));
+  const Eigen::Matrix2d stable = -2.0 * Eigen::Matrix2d::Identity();  // ||A|| dt = 2 DBL_MAX
+  const Eigen::Matrix2d Qinf =
+      discretise_process_noise(stable, Qc, std::numeric_limits<double>::max());
+  CHECK(Qinf(0, 0) == doctest::Approx(0.25).epsilon(1e-12));  // stationary: Qc / (2 a)
+  CHECK(Qinf(0, 1) == 0.0);
 }
 
 TEST_CASE_TEMPLATE("ZOH discretisation of a first-order lag: a = exp(-dt/tau), b = K (1 - a)", T,
@@ -230,7 +243,10 @@ TEST_CASE_TEMPLATE("Van Loan over long steps: a coupled three-state model agains
   const Eigen::Matrix3d Qc = V * Qm * V.transpose();
   const Eigen::Vector3d modes[] = {Eigen::Vector3d(-0.5, -3.0, -20.0),   // stable
                                    Eigen::Vector3d(-0.5, -3.0, 0.1)};    // one unstable mode
-  const double dts[] = {0.01, 0.3, 2.0, 5.0, 20.0, 50.0, 500.0};
+  // The last step is the largest finite T: ||A|| dt overflows, the number of doublings comes
+  // from the exponents of ||A|| and dt, and a stable model reaches its stationary covariance.
+  const double dts[] = {0.01, 0.3, 2.0, 5.0, 20.0, 50.0, 500.0,
+                        double(std::numeric_limits<T>::max())};
   for (const Eigen::Vector3d& lambda : modes) {
     const Eigen::Matrix3d A = V * lambda.asDiagonal() * Vinv;
     for (const double dt : dts) {

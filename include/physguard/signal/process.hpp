@@ -50,8 +50,10 @@ constexpr bool is_discretisable_process_v = is_discretisable_process<P>::value;
 ///     y     = C x + D u
 ///
 /// model(dt_s) is the zero-order-hold discretisation, process_noise(dt_s) Van Loan's exact
-/// discrete covariance.  Each call evaluates one matrix exponential of size Nx+Nu (model) or 2 Nx
-/// (noise) on the stack; for a fixed sample period, cache the results instead of calling per step.
+/// discrete covariance (discretise_process_noise).  Each call evaluates one matrix exponential of
+/// size Nx+Nu (model) or 2 Nx (noise) on the stack, and the noise adds about log2(||A|| dt)
+/// doublings of three Nx x Nx products when ||A|| dt > 1/2; for a fixed sample period, cache the
+/// results instead of calling per step.
 template <typename T, int Nx, int Nu, int Ny>
 struct ContinuousProcess {
   using Scalar = T;
