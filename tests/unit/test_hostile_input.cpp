@@ -342,10 +342,12 @@ TEST_CASE_TEMPLATE("non-finite model matrices, noise or reset values are refused
 
 TEST_CASE_TEMPLATE("a negative variance in Q, R or P0 is refused by the Kalman filter", T, float,
                    double) {
-  using KF = KalmanFilter<T, 2, 1, 0>;
+  using KF = KalmanFilter<T, 2, 1, 1>;
   typename KF::Model m;
   m.A << T(1), T(0.1), T(0), T(1);
+  m.B << T(0), T(0.1);
   m.C << T(1), T(0);
+  m.D << T(0);
   const typename KF::StateMatrix Q0 = KF::StateMatrix::Identity() * T(1e-3);
   KF kf(m, Q0, KF::MeasurementCovariance::Constant(T(1e-2)), KF::StateVector::Zero(),
         KF::StateMatrix::Identity());
@@ -354,8 +356,8 @@ TEST_CASE_TEMPLATE("a negative variance in Q, R or P0 is refused by the Kalman f
     kf.update(KF::MeasurementVector::Constant(T(0.1) * T(i)));
   }
   const Snapshot<KF> s(kf);
-  const typename KF::InputVector u{};
-  const typename KF::InputMatrix B{};
+  const typename KF::InputVector u = KF::InputVector::Constant(T(0.5));
+  const typename KF::InputMatrix B = m.B;
   for (int i = 0; i < 2; ++i) {
     CAPTURE(i);
     typename KF::StateMatrix Q = Q0;
@@ -364,7 +366,10 @@ TEST_CASE_TEMPLATE("a negative variance in Q, R or P0 is refused by the Kalman f
     CHECK(kf.set_process_noise(Q) == Status::invalid_argument);
     Q(i, i) = -std::numeric_limits<T>::denorm_min();
     CHECK(kf.predict(u, m.A, B, Q) == Status::invalid_argument);
-    // Non-finite wins over negative: the more specific status.
+    // Non-finite wins over negative, in any argument: the more specific status.
+    const typename KF::InputVector u_nan =
+        KF::InputVector::Constant(std::numeric_limits<T>::quiet_NaN());
+    CHECK(kf.predict(u_nan, m.A, B, Q) == Status::not_finite);
     Q((i + 1) % 2, (i + 1) % 2) = std::numeric_limits<T>::quiet_NaN();
     CHECK(kf.predict(u, m.A, B, Q) == Status::not_finite);
   }
@@ -968,6 +973,13 @@ TEST_CASE("hostile inputs into the steady-state Kalman filter") {
   CHECK(broken.predict() == broken.status());
   CHECK(broken.update(SS::MeasurementVector::Constant(F(1))).status == broken.status());
   CHECK(broken.state() == SS::StateVector::Zero());
+  // A negative variance in Q: the DARE refuses it (it used to report ok with a negative P).
+  SS::StateMatrix Q_neg = SS::StateMatrix::Identity() * F(1e-3);
+  Q_neg(1, 1) = -F(1e-4);
+  SS negative(m, Q_neg, SS::MeasurementCovariance::Constant(F(1e-2)));
+  CHECK(negative.status() == Status::invalid_argument);
+  CHECK(solve_dare(m.A, m.C, Q_neg, SS::MeasurementCovariance::Constant(F(1e-2))).status ==
+        Status::invalid_argument);
 }
 
 TEST_CASE("time faults and long gaps into the timed Kalman filter") {

@@ -139,6 +139,12 @@ class CvEwmaBank : public detail::KalmanBankBase<CvEwmaBank<T, B>, T, B, CvEwmaA
   void configure(std::size_t i, const Channel& c) noexcept {
     PHYSGUARD_ASSERT(i < this->n_, "channel index out of range");
     PHYSGUARD_ASSERT(is_finite(c.r) && c.r > T(0), "measurement variance r must be > 0");
+    PHYSGUARD_ASSERT(is_finite(c.dt_s) && is_finite(c.q00) && is_finite(c.q01) &&
+                         is_finite(c.q11) && c.q00 >= T(0) && c.q11 >= T(0),
+                     "dt and Q must be finite, the variances q00, q11 >= 0");
+    PHYSGUARD_ASSERT(is_finite(c.x0) && is_finite(c.v0) && is_finite(c.p00) && is_finite(c.p01) &&
+                         is_finite(c.p11) && c.p00 >= T(0) && c.p11 >= T(0),
+                     "x0, v0 and P0 must be finite, the variances p00, p11 >= 0");
     Arrays& a = this->arr_;
     const T floor = this->options_.variance_floor;
     a.dt[i] = c.dt_s;

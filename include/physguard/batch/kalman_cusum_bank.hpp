@@ -33,7 +33,7 @@ struct KalmanCusumChannel {
   T q = T(0);            ///< discrete process-noise variance per step (unit^2)
   T r = T(1);            ///< measurement-noise variance (unit^2), > 0
   T x0 = T(0);           ///< initial state
-  T p0 = T(1);           ///< initial variance (floored like KalmanFilter's)
+  T p0 = T(1);           ///< initial variance, >= 0 (floored like KalmanFilter's)
   T cusum_k = T(0.5);    ///< CUSUM drift k (standard deviations), >= 0
   T cusum_h = T(5);      ///< CUSUM threshold h, > 0
 };
@@ -147,6 +147,8 @@ class KalmanCusumBank
     PHYSGUARD_ASSERT(is_finite(c.a) && is_finite(c.b) && is_finite(c.q) && c.q >= T(0),
                      "model a, b, q must be finite, q >= 0");
     PHYSGUARD_ASSERT(is_finite(c.r) && c.r > T(0), "measurement variance r must be > 0");
+    PHYSGUARD_ASSERT(is_finite(c.x0) && is_finite(c.p0) && c.p0 >= T(0),
+                     "x0 and p0 must be finite, p0 >= 0");
     Arrays& a = this->arr_;
     a.a[i] = c.a;
     a.b[i] = c.b;

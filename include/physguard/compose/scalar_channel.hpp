@@ -87,6 +87,8 @@ class ScalarChannel {
 
   /// Back to the configured prior, alarm state normal.
   void reset(const Config& cfg) noexcept {
+    PHYSGUARD_ASSERT(is_finite(cfg.x0) && is_finite(cfg.p0) && cfg.p0 >= T(0),
+                     "prior: x0 and p0 must be finite, p0 >= 0");
     x_(0) = cfg.x0;
     P_(0) = cfg.p0 < cfg.variance_floor ? cfg.variance_floor : cfg.p0;
     cusum_.reset();

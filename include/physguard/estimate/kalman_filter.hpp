@@ -96,11 +96,12 @@ class KalmanFilter {
   Status predict(const InputVector& u) { return predict_with(u, model_.A, model_.B, Q_); }
 
   /// Time update with matrices valid for this step only (variable time step, time-varying model).
-  /// A non-finite entry in u, A, B or Q is refused with not_finite, a negative variance on the
-  /// diagonal of Q with invalid_argument; the state is untouched in both cases.
+  /// A non-finite entry in u, A, B or Q is refused with not_finite (checked first), a negative
+  /// variance on the diagonal of Q with invalid_argument; the state is untouched in both cases.
   Status predict(const InputVector& u, const StateMatrix& A, const InputMatrix& B,
                  const StateMatrix& Q) {
-    if (!all_finite(A) || !all_finite(B) || !all_finite(Q)) return Status::not_finite;
+    if (!all_finite(u) || !all_finite(A) || !all_finite(B) || !all_finite(Q))
+      return Status::not_finite;
     if (!variances_nonnegative(Q)) return Status::invalid_argument;
     return predict_with(u, A, B, Q);
   }

@@ -32,7 +32,8 @@ struct DareOptions {
 ///                               marginal mode is not seen by the measurement), or the converged P
 ///                               is not stabilising ((A, Q^1/2) not stabilisable: a marginal mode
 ///                               with no process noise), or non-finite numbers appeared;
-///   - Status::invalid_argument  R is not symmetric positive definite, or an input is not finite.
+///   - Status::invalid_argument  R is not symmetric positive definite, Q has a negative variance
+///                               on its diagonal, or an input is not finite.
 /// P, K and S hold the last iterate whatever the status (zero when the inputs were invalid).
 template <typename T, int Nx, int Nz>
 struct DareResult {
@@ -88,7 +89,8 @@ DareResult<T, Nx, Nz> solve_dare_fixed(const Eigen::Matrix<T, Nx, Nx>& A,
                                        const DareOptions<T>& options) {
   using StateMatrix = Eigen::Matrix<T, Nx, Nx>;
   DareResult<T, Nx, Nz> result;
-  if (!all_finite(A) || !all_finite(C) || !all_finite(Q) || !all_finite(R)) {
+  if (!all_finite(A) || !all_finite(C) || !all_finite(Q) || !all_finite(R) ||
+      !variances_nonnegative(Q)) {
     result.status = Status::invalid_argument;
     return result;
   }

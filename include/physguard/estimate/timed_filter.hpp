@@ -59,6 +59,11 @@ struct TimedFilterOptions {
 ///   Status::time_repeated; nothing changes (state, covariance and time are bit-identical).
 /// - A NaN or infinite present measurement component or input: Status::not_finite; nothing changes
 ///   and the time is not accepted, so the next sample predicts over the whole interval.
+/// - A prediction the filter refuses (the Process's model(dt) or process_noise(dt) not finite, or
+///   a negative variance in process_noise(dt): not_finite / invalid_argument; an overflow:
+///   numerical_failure): that status, nothing changes, the time is not accepted.  The library's
+///   processes never give a negative variance; a user Process must not either, or every later
+///   sample is refused the same way until it is fixed.
 /// - Gap (dt > max_gap): handled by the GapPolicy, then z is fused; the record says Status::gap
 ///   when it was fused.  If the measurement after a gap is not fused (gate, missing) the record
 ///   gives that reason and `gap_count()` still counts the gap.
@@ -175,7 +180,8 @@ class TimedKalmanFilter {
   }
 
   /// Forget the time reference and restart from (x0, P0), taken as the prior at the next sample.
-  /// Non-finite x0 or P0 is refused with not_finite; nothing changes.
+  /// Non-finite x0 or P0 is refused with not_finite, a negative variance in P0 with
+  /// invalid_argument; nothing changes.
   Status reset(const StateVector& x0, const StateMatrix& P0) {
     const Status s = kf_.reset(x0, P0);
     if (s == Status::ok) guard_.reset();

@@ -607,8 +607,16 @@ NoiseCovarianceEstimate<Nx, Nz> estimate_noise_covariances_with_gain(
     r.burn_in_samples = s.burn_in;
     return r;
   }
+  // Q = G Qw G'.  Qw is positive semi-definite, so every variance of Q is >= 0 exactly; a
+  // direction of G that Qw does not excite can still come out at -1 ulp of the products, which
+  // the filters and solve_dare refuse as a negative variance.
+  auto state_noise = [&](const Eigen::MatrixXd& Qw) {
+    Eigen::Matrix<double, Nx, Nx> Q = detail::mul(detail::mul(G, Qw), G.transpose());
+    for (int i = 0; i < Nx; ++i) Q(i, i) = Q(i, i) < 0.0 ? 0.0 : Q(i, i);
+    return Q;
+  };
   auto dare_of = [&](const detail::AlsSolution& sol) {
-    const Eigen::Matrix<double, Nx, Nx> Q = detail::mul(detail::mul(G, sol.Qw), G.transpose());
+    const Eigen::Matrix<double, Nx, Nx> Q = state_noise(sol.Qw);
     const Eigen::Matrix<double, Nz, Nz> R = sol.R;
     return solve_dare(model.A, model.C, Q, R);
   };
@@ -622,7 +630,7 @@ NoiseCovarianceEstimate<Nx, Nz> estimate_noise_covariances_with_gain(
   }
   r.status = Status::ok;
   r.Qw = s.Qw;
-  r.Q = detail::mul(detail::mul(G, s.Qw), G.transpose());
+  r.Q = state_noise(s.Qw);
   r.R = s.R;
   r.Qw_standard_error = s.Qw_se;
   r.R_standard_error = s.R_se;
