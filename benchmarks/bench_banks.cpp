@@ -330,7 +330,11 @@ void BM_PlausibilityScalar(benchmark::State& state) {
   run_scalar_scans(state, n, [&](std::size_t i, std::int64_t k, Timestamp t) {
     const Sample<T> s{t, v[k][i]};
     Channel& c = objs[i];
-    return c.range.update(s).has | c.rate.update(s).has | c.stuck.update(s).has;
+    // Every check sees every sample: evaluate all three before combining.
+    const bool range = c.range.update(s).has;
+    const bool rate = c.rate.update(s).has;
+    const bool stuck = c.stuck.update(s).has;
+    return range || rate || stuck;
   });
 }
 
