@@ -10,9 +10,23 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
+#include "../core/config.hpp"
 #include "../core/numeric.hpp"
 #include "../estimate/innovation.hpp"
 #include "../estimate/options.hpp"
+
+/// Constructor preconditions shared by the Kalman filters: the variances of Q and R are >= 0,
+/// x0 and P0 are finite and the variances of P0 are >= 0 (each filter checks Q and R for
+/// finiteness itself, with its model).  A macro so that the assertion reports the filter's own
+/// line and `name` (a string literal) heads each message.
+#define PHYSGUARD_DETAIL_ASSERT_FILTER_ARGUMENTS(name, Q, R, x0, P0)                              \
+  PHYSGUARD_ASSERT(::physguard::variances_nonnegative(Q) &&                                     \
+                       ::physguard::variances_nonnegative(R),                                   \
+                   name ": variances (diagonals of Q and R) must be >= 0");                     \
+  PHYSGUARD_ASSERT(::physguard::all_finite(x0) && ::physguard::all_finite(P0),                   \
+                   name ": x0 and P0 must be finite");                                          \
+  PHYSGUARD_ASSERT(::physguard::variances_nonnegative(P0),                                      \
+                   name ": variances (diagonal of P0) must be >= 0")
 
 namespace physguard {
 namespace detail {

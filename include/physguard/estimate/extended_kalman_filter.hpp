@@ -210,12 +210,7 @@ class ExtendedKalmanFilter {
   void check_construction() const {
     PHYSGUARD_ASSERT(all_finite(Q_) && all_finite(R_),
                      "ExtendedKalmanFilter: Q and R must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(Q_) && variances_nonnegative(R_),
-                     "ExtendedKalmanFilter: variances (diagonals of Q and R) must be >= 0");
-    PHYSGUARD_ASSERT(all_finite(x_) && all_finite(P_),
-                     "ExtendedKalmanFilter: x0 and P0 must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(P_),
-                     "ExtendedKalmanFilter: variances (diagonal of P0) must be >= 0");
+    PHYSGUARD_DETAIL_ASSERT_FILTER_ARGUMENTS("ExtendedKalmanFilter", Q_, R_, x_, P_);
   }
 
   Model model_;

@@ -54,11 +54,7 @@ class KalmanFilter {
     PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
                          all_finite(model.D) && all_finite(Q) && all_finite(R),
                      "KalmanFilter: model, Q and R must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(Q) && variances_nonnegative(R),
-                     "KalmanFilter: variances (diagonals of Q and R) must be >= 0");
-    PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(P0),
-                     "KalmanFilter: variances (diagonal of P0) must be >= 0");
+    PHYSGUARD_DETAIL_ASSERT_FILTER_ARGUMENTS("KalmanFilter", Q, R, x0, P0);
     detail::condition_covariance(P_, options_.variance_floor);
   }
 
@@ -80,11 +76,7 @@ class KalmanFilter {
     PHYSGUARD_ASSERT(all_finite(model.A) && all_finite(model.B) && all_finite(model.C) &&
                          all_finite(model.D) && all_finite(Q) && all_finite(R),
                      "KalmanFilter: model, Q and R must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(Q) && variances_nonnegative(R),
-                     "KalmanFilter: variances (diagonals of Q and R) must be >= 0");
-    PHYSGUARD_ASSERT(all_finite(x0) && all_finite(P0), "KalmanFilter: x0 and P0 must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(P0),
-                     "KalmanFilter: variances (diagonal of P0) must be >= 0");
+    PHYSGUARD_DETAIL_ASSERT_FILTER_ARGUMENTS("KalmanFilter", Q, R, x0, P0);
     PHYSGUARD_ASSERT(gates.valid(), "KalmanFilter: NIS gates must be positive, finite, inverses 1/gate");
     detail::condition_covariance(P_, options_.variance_floor);
   }

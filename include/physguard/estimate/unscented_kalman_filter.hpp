@@ -294,12 +294,7 @@ class UnscentedKalmanFilter {
   void init() {
     PHYSGUARD_ASSERT(all_finite(Q_) && all_finite(R_),
                      "UnscentedKalmanFilter: Q and R must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(Q_) && variances_nonnegative(R_),
-                     "UnscentedKalmanFilter: variances (diagonals of Q and R) must be >= 0");
-    PHYSGUARD_ASSERT(all_finite(x_) && all_finite(P_),
-                     "UnscentedKalmanFilter: x0 and P0 must be finite");
-    PHYSGUARD_ASSERT(variances_nonnegative(P_),
-                     "UnscentedKalmanFilter: variances (diagonal of P0) must be >= 0");
+    PHYSGUARD_DETAIL_ASSERT_FILTER_ARGUMENTS("UnscentedKalmanFilter", Q_, R_, x_, P_);
     PHYSGUARD_ASSERT(is_finite(sigma_.alpha) && sigma_.alpha > T(0), "UKF alpha must be > 0");
     const T n = static_cast<T>(state_dim);
     PHYSGUARD_ASSERT(is_finite(sigma_.kappa) && n + sigma_.kappa > T(0),

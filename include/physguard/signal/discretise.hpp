@@ -43,6 +43,27 @@ struct ContinuousStateSpace {
   EIGEN_MAKE_ALIGNED_OPERATOR_NEW
 };
 
+namespace detail {
+/// The number of halvings s that brings a finite 1-norm times a finite, non-negative factor below
+/// 1/2: norm factor / 2^s < 1/2 (0 when it is there already).  Taken from the binary exponents,
+/// so it is also right when the product overflows.
+template <typename T>
+int halvings_below_one_half(T norm, T factor) {
+  const T product = norm * factor;
+  if (!(product > T(0.5))) return 0;
+  int s = 0;
+  if (is_finite(product)) {
+    (void)std::frexp(product, &s);  // product < 2^s
+  } else {
+    int en = 0, ef = 0;
+    (void)std::frexp(norm, &en);
+    (void)std::frexp(factor, &ef);
+    s = en + ef;  // norm factor < 2^(en + ef)
+  }
+  return s + 1;
+}
+}  // namespace detail
+
 /// exp(M) of a fixed-size square matrix by scaling and squaring with a diagonal [6/6] Padé
 /// approximant:  M is scaled by 2^-s so that its 1-norm is at most 1/2, exp is approximated by
 /// D(M/2^s)^-1 N(M/2^s) (solved with a partially pivoted LU, no explicit inverse) and the result is
@@ -59,11 +80,7 @@ Eigen::Matrix<T, N, N> matrix_exponential(const Eigen::Matrix<T, N, N>& M) {
   // 1-norm: the largest absolute column sum.
   const T norm = M.cwiseAbs().colwise().sum().maxCoeff();
   if (!is_finite(norm)) return Mat::Constant(std::numeric_limits<T>::quiet_NaN());
-  int s = 0;
-  if (norm > T(0.5)) {
-    (void)std::frexp(norm, &s);  // norm < 2^s
-    ++s;                         // norm / 2^s < 1/2
-  }
+  const int s = detail::halvings_below_one_half(norm, T(1));
   const Mat A = M * std::ldexp(T(1), -s);
 
   // Padé [6/6] coefficients c_k = (12-k)! 6! / (12! k! (6-k)!), by recurrence.
@@ -141,19 +158,7 @@ Eigen::Matrix<T, Nx, Nx> discretise_process_noise(const Eigen::Matrix<T, Nx, Nx>
   // Number of doublings: ||A||_1 dt / 2^k < 1/2 (the criterion of matrix_exponential).
   const T a_norm = A.cwiseAbs().colwise().sum().maxCoeff();
   if (!is_finite(a_norm)) return Mat::Constant(std::numeric_limits<T>::quiet_NaN());
-  const T norm = a_norm * dt_s;
-  int k = 0;
-  if (norm > T(0.5)) {
-    if (is_finite(norm)) {
-      (void)std::frexp(norm, &k);  // norm < 2^k
-    } else {                       // ||A|| and dt each finite, their product not
-      int ea = 0, ed = 0;
-      (void)std::frexp(a_norm, &ea);
-      (void)std::frexp(dt_s, &ed);
-      k = ea + ed;  // ||A|| dt < 2^(ea + ed)
-    }
-    ++k;
-  }
+  const int k = detail::halvings_below_one_half(a_norm, dt_s);
   const T h = std::ldexp(dt_s, -k);
   constexpr int N = 2 * Nx;
   Eigen::Matrix<T, N, N> M = Eigen::Matrix<T, N, N>::Zero();
